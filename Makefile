@@ -1,0 +1,33 @@
+# The two commands of the README, plus the build they share.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+
+.PHONY: all deps build run test bench format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -G Ninja
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Boots the default guest on the console.
+run: build
+	$(BUILD)/xpv run --kernel $(BUILD)/guests/hello
+
+test: build
+	bash scripts/fetch-debian-kernel.sh $(BUILD)/debian
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	bash bench/run.sh $(BUILD)
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD)

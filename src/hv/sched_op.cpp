@@ -1,0 +1,55 @@
+// sched_op: yielding, blocking and shutting the domain down (xen/sched.h).
+#include <thread>
+
+#include "hv/handlers.hpp"
+#include "hv/hypercall_names.hpp"
+#include "vmm/domain.hpp"
+#include "vmm/vcpu.hpp"
+
+namespace xpv::hv {
+
+namespace {
+
+vmm::DomainEnd end_for_reason(unsigned reason) {
+  switch (reason) {
+    case SHUTDOWN_poweroff:
+      return vmm::DomainEnd::kPoweroff;
+    case SHUTDOWN_reboot:
+    case SHUTDOWN_soft_reset:
+      return vmm::DomainEnd::kReboot;
+    case SHUTDOWN_suspend:
+      return vmm::DomainEnd::kSuspend;
+    default:  // crash, watchdog, and codes Xen records without knowing them
+      return vmm::DomainEnd::kCrash;
+  }
+}
+
+long shutdown(vmm::Vcpu& vcpu, uint64_t arg) {
+  auto request = vcpu.guest_memory().read<sched_shutdown_t>(arg);
+  if (!request) return xen::error(XEN_EFAULT);
+  // Xen keeps the reason as a byte (domain_shutdown's u8 argument).
+  auto reason = static_cast<uint8_t>(request->reason);
+  std::string name(shutdown_reason_name(reason));
+  if (name.empty()) name = "unknown reason " + std::to_string(reason);
+  vcpu.domain().end(end_for_reason(reason), "guest shutdown: " + name);
+  return 0;
+}
+
+}  // namespace
+
+long do_sched_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
+  auto cmd = static_cast<int>(args.arg[0]);
+  switch (cmd) {
+    case SCHEDOP_yield:
+      std::this_thread::yield();
+      return 0;
+    case SCHEDOP_shutdown:
+      return shutdown(vcpu, args.arg[1]);
+    case SCHEDOP_remote_shutdown:
+      return xen::error(XEN_EPERM);  // only a privileged domain may stop another
+    default:
+      return vcpu.domain().unimplemented().report(args.nr, cmd);
+  }
+}
+
+}  // namespace xpv::hv

@@ -1,0 +1,75 @@
+// The ring-0 monitor of one domain: its code, IDT, per-vCPU GDT/TSS/stack,
+// the M2P, and the page tables that map them into the hypervisor hole of
+// every guest address space.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kvm/vcpu_fd.hpp"
+#include "monitor/hypervisor_frames.hpp"
+#include "monitor/layout.hpp"
+
+namespace xpv::monitor {
+
+// How the vCPU entered the monitor, identified by the stub it executed.
+enum class EntryKind { kException, kSyscall64, kSyscall32, kSysenter, kUnknown };
+
+struct Entry {
+  EntryKind kind;
+  unsigned vector;  // for kException
+};
+
+class Monitor {
+ public:
+  // Builds the monitor for `nr_vcpus` and an M2P covering `m2p_entries`
+  // machine frames, in frames taken from `frames`.
+  Monitor(HypervisorFrames& frames, unsigned nr_vcpus, uint64_t m2p_entries);
+
+  // Writes xpv's entries (monitor and M2P slots) into a guest L4 table.
+  void install_hole_entries(std::span<uint64_t, 512> l4) const;
+
+  // Sets the system registers and MSRs that put `vcpu` under the monitor,
+  // with the guest's page-table root `cr3`.
+  void configure_vcpu(kvm::VcpuFd& vcpu, uint64_t cr3) const;
+
+  // The machine-to-phys table, indexed by MFN (host view; guests see it RO
+  // at kM2pVa).
+  std::span<uint64_t> m2p() const { return m2p_; }
+
+  // The monitor stack of `vcpu`: the CPU pushes exception frames here and
+  // the host writes the iretq frame that returns to the guest.
+  uint64_t stack_top_va(unsigned vcpu) const { return vcpu_area_va(vcpu) + kStackTopOffset; }
+  // Host view of `count` qwords of the stack of `vcpu` starting at `va`;
+  // empty when the range is not inside that stack.
+  std::span<uint64_t> stack_slice(unsigned vcpu, uint64_t va, size_t count) const;
+
+  static uint64_t return_to_guest_va();
+  // Which stub the vCPU executed, from the rip KVM reports at its exit.
+  static Entry classify_exit(uint64_t rip);
+  // Which syscall trampoline, if any, starts at `rip`: the #GP a
+  // trampoline raises when `syscall` left the vCPU at CPL3.
+  static Entry classify_trampoline(uint64_t rip);
+
+ private:
+  struct VcpuFrames {
+    uint8_t* stack_host;  // kStackPages contiguous pages
+  };
+
+  void build_text_and_idt();
+  void build_vcpu_area(unsigned vcpu);
+  void build_m2p(uint64_t entries);
+  void map(uint64_t root_l3_mfn, uint64_t va, uint64_t mfn, uint64_t leaf_flags,
+           uint64_t table_flags);
+  uint64_t* table(uint64_t mfn) const;
+
+  HypervisorFrames& frames_;
+  uint64_t monitor_l3_mfn_ = 0;
+  uint64_t m2p_l3_mfn_ = 0;
+  uint64_t zero_page_mfn_ = 0;
+  std::span<uint64_t> m2p_;
+  std::vector<VcpuFrames> vcpus_;
+};
+
+}  // namespace xpv::monitor

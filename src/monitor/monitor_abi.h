@@ -1,0 +1,28 @@
+/* The monitor's fixed layout, shared by entry.S and the C++ that builds the
+ * monitor. C-preprocessor only, so the assembler can include it. */
+#ifndef XPV_MONITOR_ABI_H
+#define XPV_MONITOR_ABI_H
+
+/* Offsets of the entry stubs inside the monitor's text page. Each stub is
+ * one instruction: an `out` that hands the vCPU to the host process (a
+ * ring-0 instruction costs ~1 us here, docs/monitor.md). */
+#define XPV_STUB_VECTOR_STRIDE 2       /* vector v: `out %al, $v` at 2*v */
+#define XPV_STUB_RETURN_TO_GUEST 0x200 /* `iretq` from a frame the host wrote */
+#define XPV_STUB_OUT_LENGTH 2
+
+/* The syscall trampolines have a page of their own, mapped user-readable
+ * and executable: on KVM hosts whose ring 0 is emulated (PVM), `syscall`
+ * jumps to LSTAR without leaving CPL3, so the trampoline's `out` raises
+ * #GP, which does enter the monitor. On VMX/SVM hosts the same `out` runs
+ * at CPL0 and exits at once. The host recognises both. */
+#define XPV_TRAMPOLINE_PAGE 0x1000
+#define XPV_STUB_SYSCALL64 0x1000 /* LSTAR:  `out %eax, $0` */
+#define XPV_STUB_SYSCALL32 0x1010 /* CSTAR:  `out %eax, $1` */
+#define XPV_STUB_SYSENTER 0x1020  /* SYSENTER_EIP: `out %eax, $2` */
+#define XPV_TEXT_SIZE 0x2000
+
+#define XPV_PORT_SYSCALL64 0
+#define XPV_PORT_SYSCALL32 1
+#define XPV_PORT_SYSENTER 2
+
+#endif

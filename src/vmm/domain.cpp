@@ -1,0 +1,113 @@
+#include "vmm/domain.hpp"
+
+#include <sys/eventfd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <random>
+
+#include "vmm/vcpu.hpp"
+
+namespace xpv::vmm {
+
+namespace {
+
+constexpr uint32_t kRamSlot = 0;
+constexpr uint32_t kHypervisorSlot = 1;
+
+// Room for the monitor (text, IDT, per-vCPU GDT/TSS/stack, page tables),
+// shared_info, and the M2P with its page tables.
+uint64_t hypervisor_region_bytes(uint64_t m2p_entries) {
+  uint64_t m2p_bytes = m2p_entries * sizeof(uint64_t);
+  return (8ULL << 20) + 2 * m2p_bytes;
+}
+
+std::array<uint8_t, 16> random_handle() {
+  std::random_device rd;
+  std::array<uint8_t, 16> h{};
+  for (auto& b : h)
+    b = static_cast<uint8_t>(rd());
+  h[6] = static_cast<uint8_t>((h[6] & 0x0f) | 0x40);  // an RFC 4122 version-4 UUID
+  h[8] = static_cast<uint8_t>((h[8] & 0x3f) | 0x80);
+  return h;
+}
+
+// vCPU threads are kicked out of KVM_RUN with SIGUSR1; the handler exists
+// only so that the signal interrupts the ioctl.
+void install_kick_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, nullptr);
+}
+
+}  // namespace
+
+Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
+    : config_(config), handle_(random_handle()), vm_(kvm) {
+  uint64_t ram_bytes = config.memory_mib << 20;
+  if (config.memory_mib < 4 || ram_bytes > monitor::kMaxGuestRamBytes)
+    throw Error("--memory must be between 4 and " +
+                std::to_string(monitor::kMaxGuestRamBytes >> 20) + " MiB");
+  if (config.vcpus < 1 || config.vcpus > monitor::kMaxVcpus)
+    throw Error("--vcpus must be between 1 and " + std::to_string(monitor::kMaxVcpus));
+
+  ram_region_ = std::make_unique<kvm::MemoryRegion>("xpv-guest-ram", ram_bytes);
+  ram_ = std::make_unique<mm::GuestRam>(*ram_region_, monitor::kRamBaseMfn);
+  vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
+
+  uint64_t m2p_entries = ram_->end_mfn();
+  hypervisor_region_ =
+      std::make_unique<kvm::MemoryRegion>("xpv-hypervisor", hypervisor_region_bytes(m2p_entries));
+  vm_.map_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12, *hypervisor_region_);
+  hypervisor_frames_ =
+      std::make_unique<monitor::HypervisorFrames>(*hypervisor_region_, monitor::kHypervisorBaseMfn);
+  monitor_ = std::make_unique<monitor::Monitor>(*hypervisor_frames_, config.vcpus, m2p_entries);
+
+  monitor::Frame si = hypervisor_frames_->allocate();
+  shared_info_ = reinterpret_cast<shared_info_t*>(si.bytes.data());
+  shared_info_mfn_ = si.mfn;
+  // Events start masked on every vCPU (libxc shared_info_x86_64).
+  for (auto& vi : shared_info_->vcpu_info)
+    vi.evtchn_upcall_mask = 1;
+
+  int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) throw SystemError("eventfd", errno);
+  end_event_.reset(efd);
+
+  install_kick_handler();
+  for (unsigned i = 0; i < config.vcpus; ++i)
+    vcpus_.push_back(std::make_unique<Vcpu>(*this, vm_, i));
+}
+
+Domain::~Domain() {
+  end(DomainEnd::kDestroyed, "domain torn down");
+  join();
+}
+
+void Domain::start() {
+  for (auto& v : vcpus_)
+    v->start_thread();
+  vcpus_.front()->bring_online();
+}
+
+void Domain::end(DomainEnd how, const std::string& why) {
+  {
+    std::lock_guard lock(end_mutex_);
+    if (end_.load() != DomainEnd::kRunning) return;
+    end_reason_ = why;
+    end_.store(how);
+  }
+  for (auto& v : vcpus_)
+    v->kick();
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(end_event_.get(), &one, sizeof one);
+}
+
+void Domain::join() {
+  for (auto& v : vcpus_)
+    v->join_thread();
+}
+
+}  // namespace xpv::vmm

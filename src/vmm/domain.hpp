@@ -1,0 +1,106 @@
+// A running Xen PV domain: its KVM VM, memory, monitor, vCPUs and the
+// hypervisor state Xen keeps per domain.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/unique_fd.hpp"
+#include "hv/unimplemented.hpp"
+#include "kvm/kvm_system.hpp"
+#include "kvm/vm.hpp"
+#include "mm/guest_ram.hpp"
+#include "monitor/monitor.hpp"
+#include "vmm/console.hpp"
+#include "vmm/domain_config.hpp"
+#include "vmm/shutdown.hpp"
+#include "xen/abi.hpp"
+
+namespace xpv::vmm {
+
+class Vcpu;
+
+// Counters a user can read (`xpv run --stats`).
+struct DomainStats {
+  std::atomic<uint64_t> exits{0};
+  std::atomic<uint64_t> hypercalls{0};
+  std::atomic<std::chrono::steady_clock::time_point> first_entry{};
+};
+
+class Domain {
+ public:
+  // Creates the VM, its memory, monitor and vCPUs; the domain builder then
+  // loads a kernel into it before start().
+  Domain(const kvm::KvmSystem& kvm, const DomainConfig& config);
+  Domain(const Domain&) = delete;
+  Domain& operator=(const Domain&) = delete;
+  ~Domain();
+
+  const DomainConfig& config() const { return config_; }
+  domid_t id() const { return 1; }  // xpv runs one domU per process for now
+  const std::array<uint8_t, 16>& handle() const { return handle_; }
+  const kvm::KvmSystem& kvm() const { return vm_.system(); }
+
+  mm::GuestRam& ram() { return *ram_; }
+  const mm::GuestRam& ram() const { return *ram_; }
+  monitor::Monitor& monitor() { return *monitor_; }
+  monitor::HypervisorFrames& hypervisor_frames() { return *hypervisor_frames_; }
+  shared_info_t& shared_info() { return *shared_info_; }
+  uint64_t shared_info_mfn() const { return shared_info_mfn_; }
+  Console& console() { return console_; }
+  hv::UnimplementedLog& unimplemented() { return unimplemented_; }
+
+  unsigned nr_vcpus() const { return static_cast<unsigned>(vcpus_.size()); }
+  Vcpu& vcpu(unsigned index) { return *vcpus_.at(index); }
+
+  DomainStats& stats() { return stats_; }
+  const DomainStats& stats() const { return stats_; }
+
+  // Memory accounting (XENMEM_current/maximum_reservation).
+  uint64_t nr_pages() const { return ram_->nr_frames(); }
+  uint64_t max_pages() const { return ram_->nr_frames(); }
+
+  // Xen's VMASST_TYPE_* bits (vm_assist hypercall).
+  std::atomic<uint64_t>& vm_assist() { return vm_assist_; }
+
+  // Starts the vCPU threads: vCPU 0 runs, the others wait to be brought up.
+  void start();
+  // Ends the domain (first caller's reason wins) and stops every vCPU.
+  void end(DomainEnd how, const std::string& why);
+  DomainEnd end_state() const { return end_.load(); }
+  bool ending() const { return end_.load() != DomainEnd::kRunning; }
+  const std::string& end_reason() const { return end_reason_; }
+  // Readable (poll) once the domain has ended.
+  int end_event_fd() const { return end_event_.get(); }
+  // Waits for every vCPU thread to finish.
+  void join();
+
+ private:
+  DomainConfig config_;
+  std::array<uint8_t, 16> handle_{};
+  kvm::Vm vm_;
+  std::unique_ptr<kvm::MemoryRegion> ram_region_;
+  std::unique_ptr<kvm::MemoryRegion> hypervisor_region_;
+  std::unique_ptr<mm::GuestRam> ram_;
+  std::unique_ptr<monitor::HypervisorFrames> hypervisor_frames_;
+  std::unique_ptr<monitor::Monitor> monitor_;
+  shared_info_t* shared_info_ = nullptr;
+  uint64_t shared_info_mfn_ = 0;
+  Console console_;
+  hv::UnimplementedLog unimplemented_;
+  std::atomic<uint64_t> vm_assist_{0};
+  DomainStats stats_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+
+  std::atomic<DomainEnd> end_{DomainEnd::kRunning};
+  std::mutex end_mutex_;
+  std::string end_reason_;
+  UniqueFd end_event_;
+};
+
+}  // namespace xpv::vmm

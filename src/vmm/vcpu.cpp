@@ -1,0 +1,266 @@
+#include "vmm/vcpu.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+
+#include "base/x86.hpp"
+#include "hv/cpuid_policy.hpp"
+#include "hv/emulate_invalid_op.hpp"
+#include "hv/emulate_priv_op.hpp"
+#include "hv/hypercall.hpp"
+#include "monitor/monitor.hpp"
+#include "vmm/crash_report.hpp"
+#include "vmm/domain.hpp"
+
+namespace xpv::vmm {
+
+namespace {
+
+using namespace x86;
+
+constexpr size_t kRecentHypercalls = 16;
+constexpr size_t kIretFrameQwords = 5;
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Flags a PV guest may hold in hardware. IF is always on (the guest's
+// virtual IF is its upcall mask); IOPL, NT and VM never reach the CPU.
+uint64_t sanitize_rflags(uint64_t guest) {
+  constexpr uint64_t kArithmetic = 0x8d5;  // CF PF AF ZF SF OF
+  constexpr uint64_t kId = 1ULL << 21;
+  return (guest & (kArithmetic | rflags::kTf | rflags::kDf | rflags::kAc | rflags::kRf | kId)) |
+         rflags::kIf | rflags::kFixed;
+}
+
+}  // namespace
+
+Vcpu::Vcpu(Domain& domain, const kvm::Vm& vm, unsigned id) : domain_(domain), id_(id), fd_(vm, id) {
+  hv::CpuidPolicy::instance(vm.system()).apply(fd_);
+}
+
+Vcpu::~Vcpu() {
+  join_thread();
+}
+
+void Vcpu::set_initial_state(uint64_t entry, uint64_t rsp, uint64_t start_info_va,
+                             uint64_t root_mfn) {
+  kernel_root_mfn_ = root_mfn;
+  kernel_mode_ = true;
+  domain_.monitor().configure_vcpu(fd_, root_mfn << 12);
+  fd_.regs() = kvm_regs{};
+  fd_.regs().rsi = start_info_va;
+  frame_ = GuestFrame{entry, FLAT_RING3_CS64, rflags::kIf, rsp, FLAT_RING3_SS64};
+  return_to_guest();
+}
+
+void Vcpu::bring_online() {
+  std::lock_guard lock(online_mutex_);
+  online_ = true;
+  online_cv_.notify_all();
+}
+
+void Vcpu::start_thread() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Vcpu::join_thread() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Vcpu::kick() {
+  fd_.request_immediate_exit();
+  {
+    std::lock_guard lock(online_mutex_);
+    online_cv_.notify_all();
+  }
+  if (thread_.joinable()) pthread_kill(thread_.native_handle(), SIGUSR1);
+}
+
+void Vcpu::wait_until_online() {
+  std::unique_lock lock(online_mutex_);
+  online_cv_.wait(lock, [this] { return online_ || domain_.ending(); });
+}
+
+void Vcpu::run() {
+  wait_until_online();
+  try {
+    while (!domain_.ending()) {
+      if (fd_.run()) handle_exit();
+    }
+  } catch (const std::exception& e) {
+    // A host failure ends this domain, never the xpv process by surprise.
+    crash(std::string("xpv internal error: ") + e.what());
+  }
+}
+
+// The main exit dispatch: every guest event arrives as an `out` from a
+// monitor stub; anything else means the vCPU is in a state xpv never sets up.
+void Vcpu::handle_exit() {
+  const kvm_run& r = fd_.run_state();
+  switch (r.exit_reason) {
+    case KVM_EXIT_IO:
+      if (r.io.direction == KVM_EXIT_IO_OUT) return handle_monitor_entry();
+      return crash("port input from the monitor at " + hex(regs().rip));
+    case KVM_EXIT_SHUTDOWN:
+      return crash("triple fault: the vCPU shut down (KVM_EXIT_SHUTDOWN)");
+    case KVM_EXIT_INTERNAL_ERROR:
+      return crash("KVM internal error, suberror " + std::to_string(r.internal.suberror));
+    case KVM_EXIT_FAIL_ENTRY:
+      return crash("KVM could not enter the guest, reason " +
+                   hex(r.fail_entry.hardware_entry_failure_reason));
+    default:
+      return crash("unexpected KVM exit " + std::to_string(r.exit_reason));
+  }
+}
+
+void Vcpu::handle_monitor_entry() {
+  auto& stats = domain_.stats();
+  if (stats.exits.fetch_add(1) == 0) stats.first_entry.store(std::chrono::steady_clock::now());
+  monitor::Entry entry = monitor::Monitor::classify_exit(regs().rip);
+  switch (entry.kind) {
+    case monitor::EntryKind::kException: {
+      uint64_t error_code = 0;
+      if (!capture_exception_frame(entry.vector, error_code)) return;
+      if (entry.vector == vector::kGeneralProtection &&
+          monitor::Monitor::classify_trampoline(frame_.rip).kind == monitor::EntryKind::kSyscall64)
+        handle_syscall();
+      else
+        handle_exception(entry.vector, error_code);
+      break;
+    }
+    case monitor::EntryKind::kSyscall64:
+      handle_syscall();
+      break;
+    case monitor::EntryKind::kSyscall32:
+    case monitor::EntryKind::kSysenter:
+      return crash("32-bit syscall/sysenter: xpv runs 64-bit PV guests only");
+    case monitor::EntryKind::kUnknown:
+      return crash("vCPU left the monitor at unexpected address " + hex(regs().rip));
+  }
+  if (!domain_.ending()) return_to_guest();
+}
+
+// Reads the frame the CPU pushed on the monitor stack. A frame anywhere
+// but the top of that stack, or one from ring 0, is a fault inside the
+// monitor itself: the domain is crashed, xpv carries on.
+bool Vcpu::capture_exception_frame(unsigned vector, uint64_t& error_code) {
+  size_t qwords = kIretFrameQwords + (vector::has_error_code(vector) ? 1 : 0);
+  uint64_t expected_rsp = domain_.monitor().stack_top_va(id_) - qwords * 8;
+  auto stack = domain_.monitor().stack_slice(id_, expected_rsp, qwords);
+  if (regs().rsp != expected_rsp || stack.empty()) {
+    crash(std::string("nested ") + vector::mnemonic(vector) + " inside the monitor (rsp " +
+          hex(regs().rsp) + ")");
+    return false;
+  }
+  error_code = qwords > kIretFrameQwords ? stack[0] : 0;
+  auto f = stack.subspan(qwords - kIretFrameQwords);
+  frame_ = GuestFrame{f[0], f[1], f[2], f[3], f[4]};
+  regs().rip = frame_.rip;
+  regs().rsp = frame_.rsp;
+  regs().rflags = frame_.rflags;
+  if ((frame_.cs & 3) != 3) {
+    crash(std::string(vector::mnemonic(vector)) + " in the monitor (ring 0) at " + hex(frame_.rip));
+    return false;
+  }
+  return true;
+}
+
+void Vcpu::handle_exception(unsigned vec, uint64_t error_code) {
+  if (vec == vector::kGeneralProtection && hv::emulate_privileged_op(*this)) return;
+  if (vec == vector::kInvalidOpcode && hv::emulate_forced_invalid_op(*this)) return;
+  std::string what = std::string("unhandled ") + vector::mnemonic(vec);
+  if (vector::has_error_code(vec)) what += "(" + hex(error_code) + ")";
+  if (vec == vector::kPageFault) what += " at address " + hex(fd_.get_sregs().cr2);
+  what += std::string(" in guest ") + (kernel_mode_ ? "kernel" : "user") + " mode";
+  // Bouncing exceptions to the guest's trap table is the trap model's job.
+  crash(what + " (exception delivery to the guest is not implemented yet)");
+}
+
+// `syscall` from guest kernel mode is a hypercall (number in rax, arguments
+// in rdi rsi rdx r10 r8); Xen returns with rcx/r11 as sysret leaves them.
+void Vcpu::handle_syscall() {
+  frame_ = GuestFrame{regs().rcx, FLAT_RING3_CS64, regs().r11, regs().rsp, FLAT_RING3_SS64};
+  regs().rip = frame_.rip;
+  regs().rflags = frame_.rflags;
+  if (!kernel_mode_) {
+    return crash("system call from guest user mode (not implemented yet)");
+  }
+  domain_.stats().hypercalls.fetch_add(1, std::memory_order_relaxed);
+  regs().rax = static_cast<uint64_t>(hv::dispatch_hypercall(*this));
+}
+
+void Vcpu::return_to_guest() {
+  if (!is_canonical(frame_.rip) || !is_canonical(frame_.rsp) || (frame_.cs & 3) != 3 ||
+      (frame_.ss & 3) != 3)
+    return crash("invalid return context: rip " + hex(frame_.rip) + " rsp " + hex(frame_.rsp));
+  uint64_t frame_va = domain_.monitor().stack_top_va(id_) - kIretFrameQwords * 8;
+  auto slot = domain_.monitor().stack_slice(id_, frame_va, kIretFrameQwords);
+  slot[0] = frame_.rip;
+  slot[1] = frame_.cs;
+  slot[2] = sanitize_rflags(frame_.rflags);
+  slot[3] = frame_.rsp;
+  slot[4] = frame_.ss;
+  regs().rip = monitor::Monitor::return_to_guest_va();
+  regs().rsp = frame_va;
+  regs().rflags = rflags::kFixed;
+  fd_.mark_regs_dirty();
+}
+
+mm::GuestVirtualMemory Vcpu::guest_memory() const {
+  return mm::GuestVirtualMemory(domain_.ram(), kernel_root_mfn_);
+}
+
+void Vcpu::set_kernel_gs_base(uint64_t base) {
+  gs_base_kernel_ = base;
+  if (kernel_mode_) fd_.set_msr(msr::kGsBase, base);
+}
+
+void Vcpu::set_fs_base(uint64_t base) {
+  fs_base_ = base;
+  fd_.set_msr(msr::kFsBase, base);
+}
+
+void Vcpu::note_hypercall(std::string line) {
+  if (recent_hypercalls_.size() == kRecentHypercalls) recent_hypercalls_.pop_front();
+  recent_hypercalls_.push_back(std::move(line));
+}
+
+void Vcpu::crash(const std::string& reason) {
+  CrashContext ctx;
+  ctx.reason = reason;
+  ctx.vcpu = id_;
+  ctx.guest_kernel_mode = kernel_mode_;
+  ctx.regs = regs();
+  try {
+    ctx.sregs = fd_.get_sregs();
+  } catch (const std::exception&) {
+    // The report goes out without system registers.
+  }
+  ctx.sregs.cs.selector = static_cast<uint16_t>(frame_.cs);
+  ctx.sregs.ss.selector = static_cast<uint16_t>(frame_.ss);
+  auto memory = guest_memory();
+  constexpr size_t kCodeBefore = 16, kCodeAfter = 32;
+  ctx.code.resize(kCodeBefore + kCodeAfter);
+  ctx.code_va = ctx.regs.rip - kCodeBefore;
+  if (!memory.copy_from(ctx.code_va, ctx.code)) {
+    ctx.code.resize(kCodeAfter);
+    ctx.code_va = ctx.regs.rip;
+    if (!memory.copy_from(ctx.code_va, ctx.code)) ctx.code.clear();
+  }
+  ctx.stack.resize(32);
+  ctx.stack_va = ctx.regs.rsp & ~7ULL;
+  if (!memory.copy_from(ctx.stack_va, std::span(reinterpret_cast<uint8_t*>(ctx.stack.data()),
+                                                ctx.stack.size() * 8)))
+    ctx.stack.clear();
+  ctx.last_hypercalls.assign(recent_hypercalls_.begin(), recent_hypercalls_.end());
+  std::fputs(format_crash_report(ctx).c_str(), stderr);
+  domain_.end(DomainEnd::kCrash, reason);
+}
+
+}  // namespace xpv::vmm

@@ -1,0 +1,99 @@
+// A PV vCPU: a KVM vCPU running guest code at CPL3 under the monitor, plus
+// the per-vCPU state Xen keeps for a PV guest (mode, trap table, segment
+// bases, page-table roots). One host thread runs each.
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "kvm/vcpu_fd.hpp"
+#include "mm/guest_virtual_memory.hpp"
+#include "xen/abi.hpp"
+
+namespace xpv::vmm {
+
+class Domain;
+
+// The guest's interrupted context as the monitor entry found it; written
+// back as an iretq frame when the vCPU returns to the guest.
+struct GuestFrame {
+  uint64_t rip = 0;
+  uint64_t cs = 0;
+  uint64_t rflags = 0;
+  uint64_t rsp = 0;
+  uint64_t ss = 0;
+};
+
+class Vcpu {
+ public:
+  Vcpu(Domain& domain, const kvm::Vm& vm, unsigned id);
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+  ~Vcpu();
+
+  unsigned id() const { return id_; }
+  Domain& domain() { return domain_; }
+
+  // Initial state per the PV ABI: guest kernel mode at `entry` with `rsp`
+  // and `start_info_va` in rsi, on page-table root `root_mfn`.
+  void set_initial_state(uint64_t entry, uint64_t rsp, uint64_t start_info_va, uint64_t root_mfn);
+  // vCPU 0 starts online; others wait for VCPUOP_up.
+  void bring_online();
+
+  void start_thread();
+  void join_thread();
+  // Makes the vCPU leave KVM_RUN and look at the domain state (any thread).
+  void kick();
+
+  // --- State for hypercall handlers and emulation --------------------------
+  kvm_regs& regs() { return fd_.regs(); }  // guest GPRs; rip/rsp/rflags live in frame()
+  GuestFrame& frame() { return frame_; }
+  bool in_kernel_mode() const { return kernel_mode_; }
+  mm::GuestVirtualMemory guest_memory() const;  // through the current root
+  std::array<trap_info_t, 256>& trap_table() { return trap_table_; }
+  void set_kernel_gs_base(uint64_t base);
+  void set_fs_base(uint64_t base);
+  uint64_t fs_base() const { return fs_base_; }
+  uint64_t kernel_gs_base() const { return gs_base_kernel_; }
+  uint64_t user_gs_base() const { return gs_base_user_; }
+  kvm::VcpuFd& kvm_vcpu() { return fd_; }
+
+  // Records a formatted hypercall for crash reports (last few kept).
+  void note_hypercall(std::string line);
+  // Crashes the domain from this vCPU with a full diagnostic report.
+  void crash(const std::string& reason);
+
+ private:
+  void run();
+  void wait_until_online();
+  void handle_exit();
+  void handle_monitor_entry();
+  bool capture_exception_frame(unsigned vector, uint64_t& error_code);
+  void handle_exception(unsigned vector, uint64_t error_code);
+  void handle_syscall();
+  void return_to_guest();
+
+  Domain& domain_;
+  unsigned id_;
+  kvm::VcpuFd fd_;
+  std::thread thread_;
+
+  std::mutex online_mutex_;
+  std::condition_variable online_cv_;
+  bool online_ = false;
+
+  GuestFrame frame_;
+  bool kernel_mode_ = true;
+  uint64_t kernel_root_mfn_ = 0;
+  uint64_t fs_base_ = 0;
+  uint64_t gs_base_kernel_ = 0;
+  uint64_t gs_base_user_ = 0;
+  std::array<trap_info_t, 256> trap_table_{};
+  std::deque<std::string> recent_hypercalls_;
+};
+
+}  // namespace xpv::vmm

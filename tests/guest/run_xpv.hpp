@@ -1,0 +1,26 @@
+// Runs the real `xpv` binary on a guest, as a user would, and captures
+// what it prints and how it exits. Guest tests need /dev/kvm; without it
+// they fail and say so.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace xpv::test {
+
+struct XpvRun {
+  int exit_status = -1;  // -1: killed by the timeout
+  std::string out;       // guest console (stdout)
+  std::string err;       // xpv's own messages (stderr)
+};
+
+// `xpv` with `args`, killed after `timeout_seconds`.
+XpvRun run_xpv(const std::vector<std::string>& args, int timeout_seconds = 60,
+               const std::string& stdin_text = "");
+
+std::string build_path(const std::string& relative);  // under the CMake build tree
+
+// Fails the current test when /dev/kvm cannot be opened.
+bool require_kvm();
+
+}  // namespace xpv::test
