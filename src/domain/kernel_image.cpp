@@ -74,31 +74,42 @@ bool in_kernel(const KernelImage& image, uint64_t address) {
   return address >= image.virt_kstart && address < image.virt_kend;
 }
 
-// Computes the kernel's virtual range and entry from its segments and notes, with the checks of
-// libelf's elf_xen_addr_calc_check.
-void place_kernel(KernelImage& image, uint64_t elf_entry) {
-  const uint64_t pstart = image.segments.front().paddr;
-  uint64_t pend = 0;
-  for (const auto& segment : image.segments)
-    pend = std::max(pend, segment.paddr + segment.memsz);
-  const uint64_t size = pend - pstart;
-  if (size > kMaxKernelBytes) {
-    throw ImageError("segments span " + to_hex(size) + " bytes from paddr " + to_hex(pstart) +
-                     ", more than the limit of " + to_hex(kMaxKernelBytes));
-  }
+struct PhysicalRange {
+  uint64_t start = 0, end = 0;
+};
 
+// [lowest paddr, highest paddr + memsz) over the segments, as libelf's elf_parse_binary finds it.
+PhysicalRange physical_range(const std::vector<LoadSegment>& segments) {
+  PhysicalRange range{segments.front().paddr, 0};
+  for (const auto& segment : segments) {
+    range.start = std::min(range.start, segment.paddr);
+    range.end = std::max(range.end, segment.paddr + segment.memsz);
+  }
+  if (range.end - range.start > kMaxKernelBytes) {
+    throw ImageError("segments span " + to_hex(range.end - range.start) + " bytes from paddr " +
+                     to_hex(range.start) + ", more than the limit of " + to_hex(kMaxKernelBytes));
+  }
+  return range;
+}
+
+// The kernel's virtual range and entry, as libelf's elf_xen_addr_calc_check computes them.
+void place_kernel(KernelImage& image, uint64_t elf_entry) {
+  const PhysicalRange range = physical_range(image.segments);
   image.virt_base = image.notes.virt_base.value();
   // libelf defaults PADDR_OFFSET to 0 for a kernel with ELF notes; only the legacy __xen_guest
   // section defaulted it to VIRT_BASE (elf_xen_addr_calc_check, libelf-dominfo.c).
   image.paddr_offset = image.notes.paddr_offset.value_or(0);
-  image.virt_kstart = virtual_address(pstart, image.virt_base, image.paddr_offset);
-  image.virt_kend = virtual_address(pend, image.virt_base, image.paddr_offset);
+  image.virt_kstart = virtual_address(range.start, image.virt_base, image.paddr_offset);
+  image.virt_kend = virtual_address(range.end, image.virt_base, image.paddr_offset);
+  image.virt_entry = image.notes.entry.value_or(elf_entry);
+}
+
+// libelf's bounds checks on the placed kernel, and one for the hypercall page.
+void check_kernel_addresses(const KernelImage& image) {
   if (image.virt_base > image.virt_kstart) {
     throw ImageError("VIRT_BASE " + to_hex(image.virt_base) + " lies above the kernel start " +
                      to_hex(image.virt_kstart));
   }
-
-  image.virt_entry = image.notes.entry.value_or(elf_entry);
   if (!in_kernel(image, image.virt_entry)) {
     throw ImageError("entry point " + to_hex(image.virt_entry) +
                      " lies outside the loaded kernel " + range_text(image));
@@ -162,7 +173,7 @@ std::vector<uint8_t> read_kernel_file(const std::string& path) {
 
 std::string to_hex(uint64_t value) {
   char text[24];
-  std::snprintf(text, sizeof text, "%#" PRIx64, value);
+  std::snprintf(text, sizeof text, "0x%" PRIx64, value);
   return text;
 }
 
@@ -193,6 +204,7 @@ KernelImage load_kernel_image(std::span<const uint8_t> file, XenFeatureSet featu
   check_xen_notes(image.notes);
   check_required_features(image.notes, features_xpv_provides);
   place_kernel(image, elf.entry());
+  check_kernel_addresses(image);
   return image;
 }
 

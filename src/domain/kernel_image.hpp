@@ -60,6 +60,7 @@ struct KernelImage {
   uint64_t loaded_size() const { return virt_kend - virt_kstart; }
   // Fills `dest`, which stands for [virt_kstart, virt_kstart + dest.size()) and must cover
   // [virt_kstart, virt_kend): segment bytes at their paddr, zeroes for bss, gaps and the tail.
+  // Relies on `elf` and `segments` being as load_kernel_image validated them.
   void copy_to(std::span<uint8_t> dest) const;
 };
 

@@ -244,13 +244,13 @@ TEST(ElfNotes, SkipsANoteSegmentAtOffsetZeroAsLibelfDoes) {
 TEST(ElfNotes, RefusesNoteRunningPastItsSegment) {
   Bytes elf = one_segment().xen_text(XEN_ELFNOTE_GUEST_OS, "linux").build();
   test::patch_program_header(elf, 1, [](Elf64_Phdr& segment) { segment.p_filesz -= 4; });
-  EXPECT_THAT(refusal(elf), StartsWith("truncated ELF note at offset 0 of PT_NOTE segment 1"));
+  EXPECT_THAT(refusal(elf), StartsWith("truncated ELF note at offset 0x0 of PT_NOTE segment 1"));
 }
 
 TEST(ElfNotes, RefusesPartialNoteHeader) {
   Bytes elf = one_segment().xen_text(XEN_ELFNOTE_GUEST_OS, "linux").build();
   test::patch_program_header(elf, 1, [](Elf64_Phdr& segment) { segment.p_filesz = 8; });
-  EXPECT_EQ(refusal(elf), "truncated ELF note header at offset 0 of PT_NOTE segment 1");
+  EXPECT_EQ(refusal(elf), "truncated ELF note header at offset 0x0 of PT_NOTE segment 1");
 }
 
 TEST(ElfNotes, RefusesHugeDescSize) {
@@ -260,7 +260,7 @@ TEST(ElfNotes, RefusesHugeDescSize) {
               sizeof note_segment);
   test::patch<Elf64_Nhdr>(elf, note_segment.p_offset,
                           [](Elf64_Nhdr& note) { note.n_descsz = 0xffffffff; });
-  EXPECT_THAT(refusal(elf), StartsWith("truncated ELF note at offset 0"));
+  EXPECT_THAT(refusal(elf), StartsWith("truncated ELF note at offset 0x0"));
 }
 
 TEST(ElfNotes, RefusesNoteSegmentOutsideTheFile) {
