@@ -158,6 +158,12 @@ BootState build_pv_domain(vmm::Domain& domain, const KernelImage& kernel,
   builder.load_initrd(ramdisk);
   builder.write_p2m_and_m2p();
   boot.l4_mfn = builder.build_page_tables();
+  // As libxc's bootlate_pv does: pin the L4, which validates and types the
+  // whole bootstrap tree under Xen's rules, then hold it as vCPU 0's root.
+  if (long r = domain.page_types().pin(boot.l4_mfn, 4); r != 0)
+    throw Error("the bootstrap page tables do not validate (" + std::to_string(r) + ")");
+  if (long r = domain.page_types().get_type(boot.l4_mfn, mm::PageType::kL4); r != 0)
+    throw Error("cannot take the bootstrap L4 as a root (" + std::to_string(r) + ")");
   builder.write_start_info(ramdisk.size(), cmdline);
   builder.write_hypercall_page_at(kernel);
 

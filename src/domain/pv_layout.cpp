@@ -80,7 +80,7 @@ PvLayout plan_pv_layout(const LayoutRequest& rq) {
   uint64_t tables = 0;
   for (;;) {
     uint64_t need_end = l.va(next + tables + 1 + kSparePages);
-    uint64_t mapped_end = round_up(need_end - rq.virt_base, kMappingAlign) + rq.virt_base;
+    uint64_t mapped_end = round_up(need_end, kMappingAlign);  // an absolute boundary, as libxc
     check_range_usable(rq.virt_base, mapped_end, "the kernel's initial mapping");
     PageTableSet set = count_page_tables(rq.virt_base, mapped_end, true);
     if (set.frames.count <= tables) {
@@ -106,7 +106,13 @@ PvLayout plan_pv_layout(const LayoutRequest& rq) {
     next = l.p2m.end();
     check_range_usable(l.p2m_va, l.p2m_va + p2m_pages * kPage, "INIT_P2M");
     PageTableSet set = count_page_tables(l.p2m_va, l.p2m_va + p2m_pages * kPage, false);
-    if (x86::l4_index(l.p2m_va + p2m_pages * kPage - 1) == x86::l4_index(rq.virt_base))
+    // Its tables hang off L4 slots of their own (libxc's count_pgtables
+    // refuses overlapping mappings).
+    uint64_t p2m_end = l.p2m_va + p2m_pages * kPage;
+    bool overlaps = l.p2m_va < l.mapped_end_va && p2m_end > rq.virt_base;
+    bool shares_slot =
+        (p2m_end - 1) >> 39 >= rq.virt_base >> 39 && l.p2m_va >> 39 <= (l.mapped_end_va - 1) >> 39;
+    if (overlaps || shares_slot)
       throw LayoutError("INIT_P2M shares an L4 slot with the kernel mapping");
     l.p2m_tables = set;
     l.p2m_tables.frames = {next, set.frames.count};

@@ -26,6 +26,18 @@ constexpr HandlerEntry kHandlers[] = {
     {__HYPERVISOR_xen_version, do_xen_version},
     {__HYPERVISOR_vm_assist, do_vm_assist},
     {__HYPERVISOR_memory_op, do_memory_op},
+    {__HYPERVISOR_iret, do_iret},
+    {__HYPERVISOR_callback_op, do_callback_op},
+    {__HYPERVISOR_set_callbacks, do_set_callbacks},
+    {__HYPERVISOR_set_segment_base, do_set_segment_base},
+    {__HYPERVISOR_stack_switch, do_stack_switch},
+    {__HYPERVISOR_fpu_taskswitch, do_fpu_taskswitch},
+    {__HYPERVISOR_mmu_update, do_mmu_update},
+    {__HYPERVISOR_update_va_mapping, do_update_va_mapping},
+    {__HYPERVISOR_mmuext_op, do_mmuext_op},
+    {__HYPERVISOR_set_gdt, do_set_gdt},
+    {__HYPERVISOR_update_descriptor, do_update_descriptor},
+    {__HYPERVISOR_vcpu_op, do_vcpu_op},
 };
 
 std::string format_call(const HypercallArgs& a, long result) {

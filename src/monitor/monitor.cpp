@@ -159,6 +159,15 @@ void Monitor::build_vcpu_area(unsigned vcpu) {
   vcpus_.push_back(vf);
 }
 
+void Monitor::map_gdt_frame(unsigned vcpu, unsigned page, uint64_t mfn) {
+  if (vcpu >= vcpus_.size() || page >= kGuestGdtPages) throw Error("GDT frame out of range");
+  // Writable for the CPU, which sets accessed and busy bits; the guest
+  // itself cannot map the frame writable while it has this type.
+  uint64_t leaf = mfn != 0 ? pte::kPresent | pte::kWritable | pte::kNx : pte::kPresent | pte::kNx;
+  map(monitor_l3_mfn_, vcpu_area_va(vcpu) + kGdtOffset + page * 4096ULL,
+      mfn != 0 ? mfn : zero_page_mfn_, leaf, kMonitorTable);
+}
+
 uint64_t* Monitor::table(uint64_t mfn) const {
   auto* p = reinterpret_cast<uint64_t*>(frames_.host_address(mfn));
   if (p == nullptr) throw Error("monitor page table outside hypervisor frames");
@@ -219,7 +228,8 @@ void Monitor::configure_vcpu(kvm::VcpuFd& vcpu, uint64_t cr3) const {
 std::span<uint64_t> Monitor::stack_slice(unsigned vcpu, uint64_t va, size_t count) const {
   uint64_t bottom = vcpu_area_va(vcpu) + kStackOffset;
   uint64_t top = stack_top_va(vcpu);
-  if (vcpu >= vcpus_.size() || va < bottom || va % 8 != 0 || count > (top - va) / 8) return {};
+  if (vcpu >= vcpus_.size() || va < bottom || va > top || va % 8 != 0 || count > (top - va) / 8)
+    return {};
   return {reinterpret_cast<uint64_t*>(vcpus_[vcpu].stack_host + (va - bottom)), count};
 }
 

@@ -34,6 +34,11 @@ class Monitor {
   // with the guest's page-table root `cr3`.
   void configure_vcpu(kvm::VcpuFd& vcpu, uint64_t cr3) const;
 
+  // Maps page `page` (0-13) of the guest part of `vcpu`'s GDT onto guest
+  // frame `mfn`, or back onto the zero page when `mfn` is 0. The caller
+  // holds the frame's segment-descriptor type and flushes the vCPU's TLB.
+  void map_gdt_frame(unsigned vcpu, unsigned page, uint64_t mfn);
+
   // The machine-to-phys table, indexed by MFN (host view; guests see it RO
   // at kM2pVa).
   std::span<uint64_t> m2p() const { return m2p_; }

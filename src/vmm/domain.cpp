@@ -72,6 +72,10 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
   for (auto& vi : shared_info_->vcpu_info)
     vi.evtchn_upcall_mask = 1;
 
+  page_types_ = std::make_unique<mm::PageTypes>(
+      *ram_, [this](uint64_t mfn) { return mfn == shared_info_mfn_; },
+      [this](uint64_t* l4) { monitor_->install_hole_entries(std::span<uint64_t, 512>(l4, 512)); });
+
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw SystemError("eventfd", errno);
   end_event_.reset(efd);

@@ -15,6 +15,7 @@
 #include "kvm/kvm_system.hpp"
 #include "kvm/vm.hpp"
 #include "mm/guest_ram.hpp"
+#include "mm/page_types.hpp"
 #include "monitor/monitor.hpp"
 #include "vmm/console.hpp"
 #include "vmm/domain_config.hpp"
@@ -53,6 +54,7 @@ class Domain {
   shared_info_t& shared_info() { return *shared_info_; }
   uint64_t shared_info_mfn() const { return shared_info_mfn_; }
   Console& console() { return console_; }
+  mm::PageTypes& page_types() { return *page_types_; }
   hv::UnimplementedLog& unimplemented() { return unimplemented_; }
 
   unsigned nr_vcpus() const { return static_cast<unsigned>(vcpus_.size()); }
@@ -89,6 +91,7 @@ class Domain {
   std::unique_ptr<mm::GuestRam> ram_;
   std::unique_ptr<monitor::HypervisorFrames> hypervisor_frames_;
   std::unique_ptr<monitor::Monitor> monitor_;
+  std::unique_ptr<mm::PageTypes> page_types_;
   shared_info_t* shared_info_ = nullptr;
   uint64_t shared_info_mfn_ = 0;
   Console console_;

@@ -10,6 +10,7 @@
 #include "hv/emulate_invalid_op.hpp"
 #include "hv/emulate_priv_op.hpp"
 #include "hv/hypercall.hpp"
+#include "hv/traps.hpp"
 #include "monitor/monitor.hpp"
 #include "vmm/crash_report.hpp"
 #include "vmm/domain.hpp"
@@ -65,6 +66,19 @@ void Vcpu::bring_online() {
   online_cv_.notify_all();
 }
 
+void Vcpu::take_offline() {
+  {
+    std::lock_guard lock(online_mutex_);
+    online_ = false;
+  }
+  fd_.request_immediate_exit();
+}
+
+bool Vcpu::online() {
+  std::lock_guard lock(online_mutex_);
+  return online_;
+}
+
 void Vcpu::start_thread() {
   thread_ = std::thread([this] { run(); });
 }
@@ -88,9 +102,11 @@ void Vcpu::wait_until_online() {
 }
 
 void Vcpu::run() {
-  wait_until_online();
   try {
     while (!domain_.ending()) {
+      wait_until_online();
+      if (domain_.ending()) break;
+      flush_tlb_if_requested();
       if (fd_.run()) handle_exit();
     }
   } catch (const std::exception& e) {
@@ -171,15 +187,28 @@ bool Vcpu::capture_exception_frame(unsigned vector, uint64_t& error_code) {
   return true;
 }
 
+// Xen's order (xen/arch/x86/traps.c): what the hypervisor emulates for a
+// PV guest first, then delivery through the guest's trap table.
 void Vcpu::handle_exception(unsigned vec, uint64_t error_code) {
   if (vec == vector::kGeneralProtection && hv::emulate_privileged_op(*this)) return;
   if (vec == vector::kInvalidOpcode && hv::emulate_forced_invalid_op(*this)) return;
-  std::string what = std::string("unhandled ") + vector::mnemonic(vec);
-  if (vector::has_error_code(vec)) what += "(" + hex(error_code) + ")";
-  if (vec == vector::kPageFault) what += " at address " + hex(fd_.get_sregs().cr2);
-  what += std::string(" in guest ") + (kernel_mode_ ? "kernel" : "user") + " mode";
-  // Bouncing exceptions to the guest's trap table is the trap model's job.
-  crash(what + " (exception delivery to the guest is not implemented yet)");
+  if (vec == vector::kDeviceNotAvailable && virtual_ts) {
+    virtual_ts = false;  // do_device_not_available: clear TS, then tell the guest
+    set_hardware_ts(false);
+  }
+  hv::Exception e{vec, vector::has_error_code(vec), error_code, 0};
+  if (vec == vector::kPageFault) {
+    e.cr2 = fd_.get_sregs().cr2;
+    // The U/S bit tells the guest which of its modes faulted: both run at CPL3.
+    e.error_code = kernel_mode_ ? (error_code & ~4ULL) : (error_code | 4ULL);
+  }
+  hv::deliver_exception(*this, e);
+}
+
+void Vcpu::set_hardware_ts(bool ts) {
+  kvm_sregs s = fd_.get_sregs();
+  s.cr0 = ts ? (s.cr0 | (1ULL << 3)) : (s.cr0 & ~(1ULL << 3));
+  fd_.set_sregs(s);
 }
 
 // `syscall` from guest kernel mode is a hypercall (number in rax, arguments
@@ -214,6 +243,25 @@ void Vcpu::return_to_guest() {
 
 mm::GuestVirtualMemory Vcpu::guest_memory() const {
   return mm::GuestVirtualMemory(domain_.ram(), kernel_root_mfn_);
+}
+
+// Reloading CR3 drops every non-global translation, and xpv never lets a
+// guest mapping be global (mm/page_types.cpp).
+void Vcpu::flush_tlb_if_requested() {
+  if (!tlb_flush_pending_.exchange(false)) return;
+  kvm_sregs s = fd_.get_sregs();
+  fd_.set_sregs(s);
+}
+
+void Vcpu::set_kernel_root(uint64_t mfn) {
+  kernel_root_mfn_ = mfn;
+  kvm_sregs s = fd_.get_sregs();
+  s.cr3 = mfn << 12;
+  fd_.set_sregs(s);
+}
+
+vcpu_info_t& Vcpu::vcpu_info() {
+  return domain_.shared_info().vcpu_info[id_];
 }
 
 void Vcpu::set_kernel_gs_base(uint64_t base) {

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kvm/vcpu_fd.hpp"
 #include "mm/guest_virtual_memory.hpp"
@@ -28,6 +30,12 @@ struct GuestFrame {
   uint64_t ss = 0;
 };
 
+// A guest entry point registered with callback_op (xen/callback.h).
+struct Callback {
+  uint64_t address = 0;
+  bool mask_events = false;  // CALLBACKF_mask_events
+};
+
 class Vcpu {
  public:
   Vcpu(Domain& domain, const kvm::Vm& vm, unsigned id);
@@ -43,6 +51,9 @@ class Vcpu {
   void set_initial_state(uint64_t entry, uint64_t rsp, uint64_t start_info_va, uint64_t root_mfn);
   // vCPU 0 starts online; others wait for VCPUOP_up.
   void bring_online();
+  // VCPUOP_down: the vCPU stops running guest code until brought up again.
+  void take_offline();
+  bool online();
 
   void start_thread();
   void join_thread();
@@ -55,6 +66,26 @@ class Vcpu {
   bool in_kernel_mode() const { return kernel_mode_; }
   mm::GuestVirtualMemory guest_memory() const;  // through the current root
   std::array<trap_info_t, 256>& trap_table() { return trap_table_; }
+  // Callbacks by CALLBACKTYPE_* (event, failsafe, syscall, syscall32, sysenter, nmi).
+  std::array<Callback, 8>& callbacks() { return callbacks_; }
+  // The guest kernel stack used on entry from user mode (stack_switch).
+  uint64_t kernel_ss = FLAT_RING3_SS64;
+  uint64_t kernel_sp = 0;
+  // The guest's CR0.TS (fpu_taskswitch): the next FPU use raises #NM.
+  bool virtual_ts = false;
+  vcpu_info_t& vcpu_info();
+  void set_hardware_ts(bool ts);
+  void set_user_gs_base(uint64_t base) { gs_base_user_ = base; }
+  uint64_t user_root_mfn() const { return user_root_mfn_; }
+  uint64_t kernel_root_mfn() const { return kernel_root_mfn_; }
+  // Switches the root the guest kernel runs on (MMUEXT_NEW_BASEPTR); the
+  // caller holds the L4 type reference for it.
+  void set_kernel_root(uint64_t mfn);
+  void set_user_root(uint64_t mfn) { user_root_mfn_ = mfn; }
+  // Flushes this vCPU's TLB before it next runs guest code (any thread).
+  void request_tlb_flush() { tlb_flush_pending_.store(true); }
+  // The guest frames of this vCPU's GDT (set_gdt), typed as descriptor pages.
+  std::vector<uint64_t>& gdt_frames() { return gdt_frames_; }
   void set_kernel_gs_base(uint64_t base);
   void set_fs_base(uint64_t base);
   uint64_t fs_base() const { return fs_base_; }
@@ -74,6 +105,7 @@ class Vcpu {
   void handle_monitor_entry();
   bool capture_exception_frame(unsigned vector, uint64_t& error_code);
   void handle_exception(unsigned vector, uint64_t error_code);
+
   void handle_syscall();
   void return_to_guest();
 
@@ -93,7 +125,12 @@ class Vcpu {
   uint64_t gs_base_kernel_ = 0;
   uint64_t gs_base_user_ = 0;
   std::array<trap_info_t, 256> trap_table_{};
+  std::array<Callback, 8> callbacks_{};
+  uint64_t user_root_mfn_ = 0;
   std::deque<std::string> recent_hypercalls_;
+  std::atomic<bool> tlb_flush_pending_{false};
+  std::vector<uint64_t> gdt_frames_;
+  void flush_tlb_if_requested();
 };
 
 }  // namespace xpv::vmm

@@ -1,0 +1,117 @@
+// mmuext_op: pinning page tables, switching roots, TLB maintenance and
+// page copies (xen.h MMUEXT_*; Xen's do_mmuext_op in xen/arch/x86/mm.c).
+#include <cstring>
+
+#include "hv/handlers.hpp"
+#include "hv/tlb.hpp"
+#include "vmm/domain.hpp"
+#include "vmm/vcpu.hpp"
+
+namespace xpv::hv {
+
+namespace {
+
+constexpr uint32_t kPreempted = 1U << 31;  // as in mmu_update.cpp
+constexpr uint32_t kBatchPerPass = 256;
+
+long new_root(vmm::Vcpu& vcpu, uint64_t mfn, bool user) {
+  auto& types = vcpu.domain().page_types();
+  uint64_t old = user ? vcpu.user_root_mfn() : vcpu.kernel_root_mfn();
+  if (mfn == old) return 0;
+  if (user && mfn == 0) {  // no user root: kernel threads
+    vcpu.set_user_root(0);
+  } else {
+    if (long rc = types.get_type(mfn, mm::PageType::kL4); rc != 0) return rc;
+    if (user)
+      vcpu.set_user_root(mfn);
+    else
+      vcpu.set_kernel_root(mfn);
+  }
+  if (old != 0) types.put_type(old);
+  return 0;
+}
+
+// CLEAR_PAGE and COPY_PAGE write a frame as the guest could: only one that
+// may take the writable type (never a page table).
+long clear_or_copy(vmm::Vcpu& vcpu, uint64_t dst, const uint64_t* src) {
+  vmm::Domain& d = vcpu.domain();
+  if (src != nullptr && !d.ram().owns(*src)) return xen::error(XEN_EINVAL);
+  if (long rc = d.page_types().get_type(dst, mm::PageType::kWritable); rc != 0) return rc;
+  auto to = d.ram().frame(dst);
+  if (src != nullptr)
+    std::memcpy(to.data(), d.ram().frame(*src).data(), to.size());
+  else
+    std::memset(to.data(), 0, to.size());
+  d.page_types().put_type(dst);
+  return 0;
+}
+
+long one_op(vmm::Vcpu& vcpu, const mmuext_op& op, uint64_t nr) {
+  auto& types = vcpu.domain().page_types();
+  switch (op.cmd) {
+    case MMUEXT_PIN_L1_TABLE:
+    case MMUEXT_PIN_L2_TABLE:
+    case MMUEXT_PIN_L3_TABLE:
+    case MMUEXT_PIN_L4_TABLE:
+      return types.pin(op.arg1.mfn, op.cmd - MMUEXT_PIN_L1_TABLE + 1);
+    case MMUEXT_UNPIN_TABLE:
+      return types.unpin(op.arg1.mfn);
+    case MMUEXT_NEW_BASEPTR:
+      return new_root(vcpu, op.arg1.mfn, false);
+    case MMUEXT_NEW_USER_BASEPTR:
+      return new_root(vcpu, op.arg1.mfn, true);
+    case MMUEXT_TLB_FLUSH_LOCAL:
+    case MMUEXT_INVLPG_LOCAL:
+      vcpu.request_tlb_flush();
+      return 0;
+    case MMUEXT_TLB_FLUSH_ALL:
+    case MMUEXT_INVLPG_ALL:
+      flush_all_vcpus(vcpu);
+      return 0;
+    case MMUEXT_TLB_FLUSH_MULTI:
+    case MMUEXT_INVLPG_MULTI:
+      return flush_vcpu_mask(vcpu, reinterpret_cast<uint64_t>(op.arg2.vcpumask.p));
+    case MMUEXT_CLEAR_PAGE:
+      return clear_or_copy(vcpu, op.arg1.mfn, nullptr);
+    case MMUEXT_COPY_PAGE: {
+      uint64_t src = op.arg2.src_mfn;
+      return clear_or_copy(vcpu, op.arg1.mfn, &src);
+    }
+    default:
+      return vcpu.domain().unimplemented().report(nr, op.cmd);
+  }
+}
+
+}  // namespace
+
+long do_mmuext_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
+  uint64_t ops = args.arg[0];
+  auto count = static_cast<uint32_t>(args.arg[1]);
+  uint64_t pdone = args.arg[2];
+  auto domid = static_cast<domid_t>(args.arg[3]);
+  if (domid != DOMID_SELF && domid != vcpu.domain().id()) return xen::error(XEN_ESRCH);
+  auto memory = vcpu.guest_memory();
+  uint32_t done = 0;
+  if ((count & kPreempted) != 0) {
+    count &= ~kPreempted;
+    if (pdone != 0) done = memory.read<uint32_t>(pdone).value_or(0);
+  }
+  long rc = 0;
+  uint32_t i = 0;
+  for (; i < count && i < kBatchPerPass; ++i) {
+    auto op = memory.read<mmuext_op>(ops + i * sizeof(mmuext_op));
+    if (!op) {
+      rc = xen::error(XEN_EFAULT);
+      break;
+    }
+    if ((rc = one_op(vcpu, *op, args.nr)) != 0) break;
+  }
+  done += i;
+  if (pdone != 0 && !memory.write<uint32_t>(pdone, done)) return xen::error(XEN_EFAULT);
+  if (rc == 0 && i < count)
+    return continue_hypercall(
+        vcpu, args, {ops + i * sizeof(mmuext_op), (count - i) | kPreempted, pdone, args.arg[3], 0});
+  return rc;
+}
+
+}  // namespace xpv::hv

@@ -1,0 +1,322 @@
+#include "mm/page_types.hpp"
+
+#include <map>
+#include <sstream>
+
+#include "base/x86.hpp"
+#include "mm/descriptors.hpp"
+#include "monitor/layout.hpp"
+#include "xen/abi.hpp"
+
+namespace xpv::mm {
+
+namespace {
+
+using namespace x86;
+
+// _PAGE_GUEST_KERNEL: marks a page the guest kernel mapped without US,
+// which Xen maps with US (the kernel runs at CPL3) and tags (pv/mm.h).
+constexpr uint64_t kGuestKernelPage = 1ULL << 52;
+// Caching attributes need I/O privileges a domU lacks (l1_disallow_mask);
+// bit 7 is PAT in an L1 entry.
+constexpr uint64_t kL1Refused = pte::kPwt | pte::kPcd | pte::kPse;
+// No superpages for PV, and no caching or global bits on tables.
+constexpr uint64_t kTableRefused = pte::kPwt | pte::kPcd | pte::kPse | pte::kGlobal;
+
+constexpr long kInvalid = xen::error(XEN_EINVAL);
+
+uint64_t frame_of(uint64_t entry) {
+  return (entry & pte::kAddressMask) >> 12;
+}
+bool present(uint64_t entry) {
+  return (entry & pte::kPresent) != 0;
+}
+bool writable(uint64_t entry) {
+  return (entry & pte::kWritable) != 0;
+}
+
+unsigned level_of(PageType type) {
+  switch (type) {
+    case PageType::kL1:
+      return 1;
+    case PageType::kL2:
+      return 2;
+    case PageType::kL3:
+      return 3;
+    case PageType::kL4:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+const char* page_type_name(PageType type) {
+  switch (type) {
+    case PageType::kNone:
+      return "none";
+    case PageType::kWritable:
+      return "writable";
+    case PageType::kL1:
+      return "L1";
+    case PageType::kL2:
+      return "L2";
+    case PageType::kL3:
+      return "L3";
+    case PageType::kL4:
+      return "L4";
+    case PageType::kSegDesc:
+      return "segment descriptor";
+  }
+  return "?";
+}
+
+PageTypes::PageTypes(const GuestRam& ram, ExtraMappable extra, InstallHole install_hole)
+    : ram_(ram),
+      extra_(std::move(extra)),
+      install_hole_(std::move(install_hole)),
+      pages_(ram.nr_frames()) {}
+
+uint64_t* PageTypes::table(uint64_t mfn) const {
+  return reinterpret_cast<uint64_t*>(ram_.frame(mfn).data());
+}
+
+// L4 slots 256-271 belong to the hypervisor: never the guest's to set.
+bool PageTypes::is_guest_slot(unsigned level, unsigned index) const {
+  return level != 4 || index < monitor::kFirstHoleSlot || index > monitor::kLastHoleSlot;
+}
+
+long PageTypes::get_type(uint64_t mfn, PageType type) {
+  std::lock_guard lock(mutex_);
+  long r = get_type_locked(mfn, type);
+  if (r == 0) ++page(mfn).external;
+  return r;
+}
+
+void PageTypes::put_type(uint64_t mfn) {
+  std::lock_guard lock(mutex_);
+  if (!ram_.owns(mfn) || page(mfn).external == 0) return;
+  --page(mfn).external;
+  put_type_locked(mfn);
+}
+
+long PageTypes::get_type_locked(uint64_t mfn, PageType type) {
+  if (!ram_.owns(mfn)) return kInvalid;
+  PageInfo& info = page(mfn);
+  if (info.type_count > 0) {
+    if (info.type != type) return kInvalid;  // one type at a time
+    if (info.type_count == UINT32_MAX) return kInvalid;
+    ++info.type_count;
+    return 0;
+  }
+  info.type = type;
+  info.type_count = 1;
+  long r = 0;
+  if (unsigned level = level_of(type); level != 0) r = validate_table(mfn, level);
+  if (type == PageType::kSegDesc) r = validate_descriptors(mfn);
+  if (r != 0) {
+    info.type = PageType::kNone;
+    info.type_count = 0;
+  }
+  return r;
+}
+
+// A frame becomes a descriptor table only if every descriptor in it is
+// one a PV guest may use (set_gdt checks whole frames, as Xen does).
+long PageTypes::validate_descriptors(uint64_t mfn) {
+  uint64_t* descriptors = table(mfn);
+  for (unsigned i = 0; i < 512; ++i) {
+    uint64_t d = descriptors[i];
+    if (!check_descriptor(d)) return kInvalid;
+    descriptors[i] = d;
+  }
+  return 0;
+}
+
+void PageTypes::put_type_locked(uint64_t mfn) {
+  PageInfo& info = page(mfn);
+  if (info.type_count == 0) return;
+  if (--info.type_count > 0) return;
+  if (unsigned level = level_of(info.type); level != 0) release_table(mfn, level, 512);
+  info.type = PageType::kNone;
+}
+
+long PageTypes::validate_table(uint64_t mfn, unsigned level) {
+  uint64_t* entries = table(mfn);
+  for (unsigned i = 0; i < 512; ++i) {
+    if (!is_guest_slot(level, i)) continue;
+    uint64_t entry = __atomic_load_n(&entries[i], __ATOMIC_RELAXED);
+    if (long r = get_entry_refs(entry, level, mfn); r != 0) {
+      release_table(mfn, level, i);
+      return r;
+    }
+    __atomic_store_n(&entries[i], entry, __ATOMIC_RELAXED);
+  }
+  if (level == 4) install_hole_(entries);
+  return 0;
+}
+
+void PageTypes::release_table(uint64_t mfn, unsigned level, unsigned count) {
+  uint64_t* entries = table(mfn);
+  for (unsigned i = 0; i < count; ++i)
+    if (is_guest_slot(level, i)) put_entry_refs(entries[i], level, mfn);
+}
+
+long PageTypes::get_l1_refs(uint64_t& entry) {
+  if (!present(entry)) return 0;
+  if ((entry & kL1Refused) != 0) return kInvalid;
+  uint64_t target = frame_of(entry);
+  if (ram_.owns(target)) {
+    if (writable(entry)) {
+      if (long r = get_type_locked(target, PageType::kWritable); r != 0) return r;
+    }
+    ++page(target).mappings;
+  } else if (!extra_ || !extra_(target)) {
+    return kInvalid;  // not the domain's frame
+  }
+  // The kernel runs at CPL3, so its pages need US; Xen tags them and, so
+  // that no kernel mapping outlives a switch to user mode, xpv never lets
+  // a mapping be global.
+  if ((entry & pte::kUser) == 0) entry |= pte::kUser | kGuestKernelPage;
+  entry &= ~pte::kGlobal;
+  return 0;
+}
+
+void PageTypes::put_l1_refs(uint64_t entry) {
+  if (!present(entry)) return;
+  uint64_t target = frame_of(entry);
+  if (!ram_.owns(target)) return;
+  if (page(target).mappings > 0) --page(target).mappings;
+  if (writable(entry)) put_type_locked(target);
+}
+
+long PageTypes::get_entry_refs(uint64_t& entry, unsigned level, uint64_t table_mfn) {
+  if (level == 1) return get_l1_refs(entry);
+  if (!present(entry)) return 0;
+  if ((entry & kTableRefused) != 0) return kInvalid;
+  uint64_t target = frame_of(entry);
+  if (!ram_.owns(target)) return kInvalid;
+  PageInfo& t = page(target);
+  bool linear = target == table_mfn || (t.type == table_type(level) && t.type_count > 0);
+  if (linear) {
+    // A table mapping a table of its own level: only read-only, so the
+    // guest can read its page tables through it but never write them
+    // (get_lN_linear_pagetable).
+    if (writable(entry)) return kInvalid;
+    if (target != table_mfn) ++t.type_count;
+  } else if (long r = get_type_locked(target, table_type(level - 1)); r != 0) {
+    return r;
+  }
+  entry |= pte::kUser;
+  return 0;
+}
+
+void PageTypes::put_entry_refs(uint64_t entry, unsigned level, uint64_t table_mfn) {
+  if (level == 1) return put_l1_refs(entry);
+  if (!present(entry)) return;
+  uint64_t target = frame_of(entry);
+  if (!ram_.owns(target) || target == table_mfn) return;
+  put_type_locked(target);
+}
+
+long PageTypes::pin(uint64_t mfn, unsigned level) {
+  std::lock_guard lock(mutex_);
+  if (!ram_.owns(mfn) || level < 1 || level > 4) return kInvalid;
+  if (page(mfn).pinned) return kInvalid;
+  if (long r = get_type_locked(mfn, table_type(level)); r != 0) return r;
+  page(mfn).pinned = true;
+  return 0;
+}
+
+long PageTypes::unpin(uint64_t mfn) {
+  std::lock_guard lock(mutex_);
+  if (!ram_.owns(mfn) || !page(mfn).pinned) return kInvalid;
+  page(mfn).pinned = false;
+  put_type_locked(mfn);
+  return 0;
+}
+
+long PageTypes::update_entry(uint64_t table_mfn, unsigned index, uint64_t entry, bool preserve_ad) {
+  std::lock_guard lock(mutex_);
+  if (!ram_.owns(table_mfn) || index >= 512) return kInvalid;
+  PageInfo& info = page(table_mfn);
+  uint64_t* slot = &table(table_mfn)[index];
+  unsigned level = info.type_count > 0 ? level_of(info.type) : 0;
+  if (level == 0) {
+    // An ordinary frame: the guest could store there itself, unless the
+    // frame has a type that forbids writing.
+    if (info.type_count > 0 && info.type == PageType::kSegDesc) return kInvalid;
+    __atomic_store_n(slot, entry, __ATOMIC_RELAXED);
+    return 0;
+  }
+  if (!is_guest_slot(level, index)) return kInvalid;
+  if (long r = get_entry_refs(entry, level, table_mfn); r != 0) return r;
+  // The CPU may set A/D in the old entry at any moment: swap atomically.
+  uint64_t old = __atomic_load_n(slot, __ATOMIC_RELAXED);
+  uint64_t desired = entry;
+  do {
+    if (preserve_ad) desired = entry | (old & (pte::kAccessed | pte::kDirty));
+  } while (
+      !__atomic_compare_exchange_n(slot, &old, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+  put_entry_refs(old, level, table_mfn);
+  return 0;
+}
+
+PageInfo PageTypes::info(uint64_t mfn) const {
+  std::lock_guard lock(mutex_);
+  return ram_.owns(mfn) ? page(mfn) : PageInfo{};
+}
+
+std::string PageTypes::check_invariants() const {
+  std::lock_guard lock(mutex_);
+  std::ostringstream problems;
+  std::map<uint64_t, uint32_t> type_refs, mappings;
+  for (uint64_t i = 0; i < pages_.size(); ++i) {
+    uint64_t mfn = ram_.base_mfn() + i;
+    const PageInfo& p = pages_[i];
+    type_refs[mfn] += p.external + (p.pinned ? 1 : 0);
+    unsigned level = p.type_count > 0 ? level_of(p.type) : 0;
+    if (level == 0) continue;
+    const uint64_t* entries = table(mfn);
+    for (unsigned e = 0; e < 512; ++e) {
+      if (!is_guest_slot(level, e) || !present(entries[e])) continue;
+      uint64_t target = frame_of(entries[e]);
+      if (!ram_.owns(target)) continue;
+      if (level == 1) {
+        ++mappings[target];
+        if (writable(entries[e])) ++type_refs[target];
+      } else if (target != mfn) {
+        ++type_refs[target];
+      }
+    }
+  }
+  for (uint64_t i = 0; i < pages_.size(); ++i) {
+    uint64_t mfn = ram_.base_mfn() + i;
+    const PageInfo& p = pages_[i];
+    if (p.type_count != type_refs[mfn])
+      problems << "mfn " << mfn << ": type count " << p.type_count << ", references "
+               << type_refs[mfn] << "\n";
+    if (p.mappings != mappings[mfn])
+      problems << "mfn " << mfn << ": mapping count " << p.mappings << ", mappings "
+               << mappings[mfn] << "\n";
+  }
+  // No validated L1 maps a page-table or segment frame writable.
+  for (uint64_t i = 0; i < pages_.size(); ++i) {
+    uint64_t mfn = ram_.base_mfn() + i;
+    if (pages_[i].type_count == 0 || pages_[i].type != PageType::kL1) continue;
+    const uint64_t* entries = table(mfn);
+    for (unsigned e = 0; e < 512; ++e) {
+      if (!present(entries[e]) || !writable(entries[e])) continue;
+      uint64_t target = frame_of(entries[e]);
+      if (!ram_.owns(target)) continue;
+      const PageInfo& t = page(target);
+      if (t.type != PageType::kWritable)
+        problems << "mfn " << target << " (" << page_type_name(t.type)
+                 << ") is mapped writable by L1 " << mfn << "\n";
+    }
+  }
+  return problems.str();
+}
+
+}  // namespace xpv::mm

@@ -1,0 +1,92 @@
+// Xen's page types for direct paging (xen/arch/x86/mm.c is the reference):
+// every frame of the domain has one type at a time — none, writable, L1,
+// L2, L3, L4 or segment descriptor — with a count of the references that
+// need that type. A page-table type is validated when its count leaves
+// zero: each present entry is checked and takes references on what it
+// maps, so that
+//   - a page-table frame is never mapped writable anywhere, and
+//   - every present entry of a validated table maps only the domain's own
+//     frames, with the flags Xen allows.
+// Updates to validated tables go through update_entry(), which checks the
+// new entry before it becomes visible. All of it runs under one lock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "mm/guest_ram.hpp"
+
+namespace xpv::mm {
+
+enum class PageType : uint8_t { kNone, kWritable, kL1, kL2, kL3, kL4, kSegDesc };
+const char* page_type_name(PageType type);
+constexpr PageType table_type(unsigned level) {
+  return level == 1   ? PageType::kL1
+         : level == 2 ? PageType::kL2
+         : level == 3 ? PageType::kL3
+                      : PageType::kL4;
+}
+
+struct PageInfo {
+  PageType type = PageType::kNone;
+  uint32_t type_count = 0;  // references that need `type`
+  uint32_t mappings = 0;    // present L1 entries mapping the frame (any access)
+  uint32_t external = 0;    // type references held outside tables (roots, GDTs)
+  bool pinned = false;
+};
+
+// Frames outside RAM that a guest may map read-write (shared_info; later
+// grant frames): `owns` says whether an MFN is one of them.
+using ExtraMappable = std::function<bool(uint64_t mfn)>;
+// Writes xpv's own entries into a freshly validated L4 (the hypervisor hole).
+using InstallHole = std::function<void(uint64_t* l4)>;
+
+class PageTypes {
+ public:
+  PageTypes(const GuestRam& ram, ExtraMappable extra, InstallHole install_hole);
+
+  // Xen's error codes (negative) or 0.
+  long get_type(uint64_t mfn, PageType type);
+  void put_type(uint64_t mfn);
+  long pin(uint64_t mfn, unsigned level);
+  long unpin(uint64_t mfn);
+  // Writes `entry` at `index` of the table in frame `table_mfn`: validated
+  // first when the frame is a page table (MMU_NORMAL_PT_UPDATE), plain
+  // when it is an ordinary frame of the guest. `preserve_ad` keeps the
+  // old Accessed/Dirty bits (MMU_PT_UPDATE_PRESERVE_AD).
+  long update_entry(uint64_t table_mfn, unsigned index, uint64_t entry, bool preserve_ad);
+
+  PageInfo info(uint64_t mfn) const;
+  // Empty when every invariant holds; otherwise what is wrong. For tests:
+  // recomputes all counts from the tables and compares.
+  std::string check_invariants() const;
+
+  std::mutex& lock() { return mutex_; }
+
+ private:
+  PageInfo& page(uint64_t mfn) { return pages_[mfn - ram_.base_mfn()]; }
+  const PageInfo& page(uint64_t mfn) const { return pages_[mfn - ram_.base_mfn()]; }
+  uint64_t* table(uint64_t mfn) const;
+
+  long get_type_locked(uint64_t mfn, PageType type);
+  void put_type_locked(uint64_t mfn);
+  long validate_table(uint64_t mfn, unsigned level);
+  long validate_descriptors(uint64_t mfn);
+  void release_table(uint64_t mfn, unsigned level, unsigned entries);
+  long get_entry_refs(uint64_t& entry, unsigned level, uint64_t table_mfn);
+  void put_entry_refs(uint64_t entry, unsigned level, uint64_t table_mfn);
+  long get_l1_refs(uint64_t& entry);
+  void put_l1_refs(uint64_t entry);
+  bool is_guest_slot(unsigned level, unsigned index) const;
+
+  const GuestRam& ram_;
+  ExtraMappable extra_;
+  InstallHole install_hole_;
+  std::vector<PageInfo> pages_;
+  mutable std::mutex mutex_;
+};
+
+}  // namespace xpv::mm
