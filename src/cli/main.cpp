@@ -8,7 +8,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   xpv::cli::RunOptions run_options;
   CLI::App* run = xpv::cli::add_run_command(app, run_options);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 1;  // a usage error is an xpv error (README "Exit status")
+  }
   if (run->parsed()) return xpv::cli::run_domain(run_options);
   return 1;
 }

@@ -59,14 +59,17 @@ long machphys_mapping(vmm::Vcpu& vcpu, uint64_t arg) {
 
 long do_memory_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   auto cmd = static_cast<int>(args.arg[0] & kMemopCmdMask);
+  uint64_t start_extent = args.arg[0] >> kMemopExtentShift;
   uint64_t arg = args.arg[1];
   switch (cmd) {
+    // Queries that cannot be continued refuse a start extent (common/memory.c).
     case XENMEM_maximum_ram_page:
+      if (start_extent != 0) return xen::error(XEN_EINVAL);
       return static_cast<long>(vcpu.domain().ram().end_mfn() - 1);
     case XENMEM_current_reservation:
-      return reservation(vcpu, arg, false);
     case XENMEM_maximum_reservation:
-      return reservation(vcpu, arg, true);
+      if (start_extent != 0) return xen::error(XEN_EINVAL);
+      return reservation(vcpu, arg, cmd == XENMEM_maximum_reservation);
     case XENMEM_memory_map:
       return memory_map(vcpu, arg);
     case XENMEM_machphys_mapping:

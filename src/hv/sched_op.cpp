@@ -30,7 +30,7 @@ long shutdown(vmm::Vcpu& vcpu, uint64_t arg) {
   // Xen keeps the reason as a byte (domain_shutdown's u8 argument).
   auto reason = static_cast<uint8_t>(request->reason);
   std::string name(shutdown_reason_name(reason));
-  if (name.empty()) name = "unknown reason " + std::to_string(reason);
+  if (name.empty() || name == "unknown") name = "unknown reason " + std::to_string(reason);
   vcpu.domain().end(end_for_reason(reason), "guest shutdown: " + name);
   return 0;
 }
@@ -46,6 +46,9 @@ long do_sched_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
     case SCHEDOP_shutdown:
       return shutdown(vcpu, args.arg[1]);
     case SCHEDOP_remote_shutdown:
+      // Xen reads the request before it checks privilege.
+      if (!vcpu.guest_memory().read<sched_remote_shutdown_t>(args.arg[1]))
+        return xen::error(XEN_EFAULT);
       return xen::error(XEN_EPERM);  // only a privileged domain may stop another
     default:
       return vcpu.domain().unimplemented().report(args.nr, cmd);

@@ -15,6 +15,12 @@ void Console::write(std::span<const char> text) {
   }
 }
 
+bool Console::input_waiting() {
+  std::lock_guard lock(mutex_);
+  pollfd p{STDIN_FILENO, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
 size_t Console::read_available(std::span<char> out) {
   std::lock_guard lock(mutex_);
   pollfd p{STDIN_FILENO, POLLIN, 0};

@@ -12,6 +12,7 @@ namespace xpv::vmm {
 class Console {
  public:
   void write(std::span<const char> text);
+  bool input_waiting();
   // Up to out.size() bytes already available on stdin; 0 when none.
   size_t read_available(std::span<char> out);
 

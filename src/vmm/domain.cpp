@@ -46,14 +46,13 @@ void install_kick_handler() {
 
 Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
     : config_(config), handle_(random_handle()), vm_(kvm) {
-  uint64_t ram_bytes = config.memory_mib << 20;
-  if (config.memory_mib < 4 || ram_bytes > monitor::kMaxGuestRamBytes)
+  if (config.memory_mib < 4 || config.memory_mib > (monitor::kMaxGuestRamBytes >> 20))
     throw Error("--memory must be between 4 and " +
                 std::to_string(monitor::kMaxGuestRamBytes >> 20) + " MiB");
   if (config.vcpus < 1 || config.vcpus > monitor::kMaxVcpus)
     throw Error("--vcpus must be between 1 and " + std::to_string(monitor::kMaxVcpus));
 
-  ram_region_ = std::make_unique<kvm::MemoryRegion>("xpv-guest-ram", ram_bytes);
+  ram_region_ = std::make_unique<kvm::MemoryRegion>("xpv-guest-ram", config.memory_mib << 20);
   ram_ = std::make_unique<mm::GuestRam>(*ram_region_, monitor::kRamBaseMfn);
   vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
 

@@ -11,7 +11,9 @@
 namespace xpv::test {
 namespace {
 
-std::string debian_kernel() { return build_path("debian/vmlinuz"); }
+std::string debian_kernel() {
+  return build_path("debian/vmlinuz");
+}
 
 TEST(DebianKernel, RunsItsFirstHypercallsThenStopsCleanly) {
   if (!require_kvm()) return;
