@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "hv/emulated_cpu_state.hpp"
 #include "kvm/vcpu_fd.hpp"
 #include "mm/guest_virtual_memory.hpp"
 #include "xen/abi.hpp"
@@ -73,6 +74,8 @@ class Vcpu {
   uint64_t kernel_sp = 0;
   // The guest's CR0.TS (fpu_taskswitch): the next FPU use raises #NM.
   bool virtual_ts = false;
+  // Control registers, IOPL and MSR state the emulation keeps.
+  hv::EmulatedCpuState emulated;
   vcpu_info_t& vcpu_info();
   void set_hardware_ts(bool ts);
   void set_user_gs_base(uint64_t base) { gs_base_user_ = base; }
