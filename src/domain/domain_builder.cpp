@@ -153,6 +153,11 @@ BootState build_pv_domain(vmm::Domain& domain, const KernelImage& kernel,
                         kernel.notes.init_p2m};
   BootState boot;
   boot.layout = plan_pv_layout(request);
+  // libxl allocates the xenstore then the console port, unbound for dom0's
+  // services: xpv's backends, which connect to them.
+  if (domain.event_channels().alloc_unbound(0) != kXenstorePort ||
+      domain.event_channels().alloc_unbound(0) != kConsolePort)
+    throw Error("cannot allocate the xenstore and console event channels");
   Builder builder(domain, boot.layout);
   builder.load_kernel(kernel);
   builder.load_initrd(ramdisk);

@@ -25,16 +25,16 @@ bool known_type(unsigned type) {
 }
 
 long register_callback(vmm::Vcpu& vcpu, const callback_register& reg) {
-  if (!known_type(reg.type) || !x86::is_canonical(reg.address)) return xen::error(XEN_EINVAL);
+  if (!known_type(reg.type)) return xen::error(XEN_ENOSYS);
+  if (!x86::is_canonical(reg.address)) return xen::error(XEN_EINVAL);
   vcpu.callbacks()[reg.type] = {reg.address, (reg.flags & CALLBACKF_mask_events) != 0};
   return 0;
 }
 
+// Only the NMI callback can be unregistered (unregister_guest_callback).
 long unregister_callback(vmm::Vcpu& vcpu, const callback_unregister& unreg) {
-  // The event and failsafe callbacks are not optional for a PV kernel.
-  if (!known_type(unreg.type) || unreg.type == CALLBACKTYPE_event ||
-      unreg.type == CALLBACKTYPE_failsafe)
-    return xen::error(XEN_EINVAL);
+  if (!known_type(unreg.type)) return xen::error(XEN_ENOSYS);
+  if (unreg.type != CALLBACKTYPE_nmi) return xen::error(XEN_EINVAL);
   vcpu.callbacks()[unreg.type] = {};
   return 0;
 }
@@ -59,13 +59,16 @@ long do_callback_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
 }
 
 // The older interface: event, failsafe and syscall entry points at once,
-// the last two masking events (do_set_callbacks).
+// without flags; like Xen's do_set_callbacks it registers what it can and
+// always succeeds.
 long do_set_callbacks(vmm::Vcpu& vcpu, const HypercallArgs& args) {
-  for (uint64_t address : {args.arg[0], args.arg[1], args.arg[2]})
-    if (!x86::is_canonical(address)) return xen::error(XEN_EINVAL);
-  vcpu.callbacks()[CALLBACKTYPE_event] = {args.arg[0], false};
-  vcpu.callbacks()[CALLBACKTYPE_failsafe] = {args.arg[1], true};
-  vcpu.callbacks()[CALLBACKTYPE_syscall] = {args.arg[2], true};
+  const unsigned types[] = {CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_syscall};
+  for (unsigned i = 0; i < 3; ++i) {
+    callback_register reg{};
+    reg.type = static_cast<uint16_t>(types[i]);
+    reg.address = args.arg[i];
+    register_callback(vcpu, reg);
+  }
   return 0;
 }
 

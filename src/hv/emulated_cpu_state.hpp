@@ -9,9 +9,9 @@
 namespace xpv::hv {
 
 struct EmulatedCpuState {
-  uint64_t cr4 = 0;          // the guest's view of CR4 (pv_fixup_guest_cr4)
-  unsigned iopl = 0;         // PHYSDEVOP_set_iopl: the guest kernel's I/O privilege
-  uint32_t pci_cf8 = 0;      // last dword written to port 0xcf8
+  uint64_t cr4 = 0;      // the guest's view of CR4 (pv_fixup_guest_cr4)
+  unsigned iopl = 0;     // PHYSDEVOP_set_iopl: the guest kernel's I/O privilege
+  uint32_t pci_cf8 = 0;  // last dword written to port 0xcf8
 };
 
 }  // namespace xpv::hv

@@ -26,4 +26,10 @@ long do_set_gdt(vmm::Vcpu& vcpu, const HypercallArgs& args);            // descr
 long do_update_descriptor(vmm::Vcpu& vcpu, const HypercallArgs& args);  // descriptor_tables.cpp
 long do_vcpu_op(vmm::Vcpu& vcpu, const HypercallArgs& args);            // vcpu_op.cpp
 
+long do_event_channel_op(vmm::Vcpu& vcpu, const HypercallArgs& args);  // event_channel_op.cpp
+
+long do_set_timer_op(vmm::Vcpu& vcpu, const HypercallArgs& args);  // vcpu_op.cpp
+
+long do_multicall(vmm::Vcpu& vcpu, const HypercallArgs& args);  // multicall.cpp
+
 }  // namespace xpv::hv

@@ -38,6 +38,9 @@ constexpr HandlerEntry kHandlers[] = {
     {__HYPERVISOR_set_gdt, do_set_gdt},
     {__HYPERVISOR_update_descriptor, do_update_descriptor},
     {__HYPERVISOR_vcpu_op, do_vcpu_op},
+    {__HYPERVISOR_event_channel_op, do_event_channel_op},
+    {__HYPERVISOR_set_timer_op, do_set_timer_op},
+    {__HYPERVISOR_multicall, do_multicall},
 };
 
 std::string format_call(const HypercallArgs& a, long result) {
@@ -65,6 +68,11 @@ HypercallHandler find_handler(uint64_t nr) {
 
 long continue_hypercall(vmm::Vcpu& vcpu, const HypercallArgs& args,
                         const std::array<uint64_t, 5>& next_args) {
+  if (Continuation* c = vcpu.continuation_target(); c != nullptr) {
+    c->requested = true;
+    c->args = next_args;
+    return 0;
+  }
   constexpr uint64_t kSyscallLength = 2;
   vcpu.frame().rip -= kSyscallLength;
   kvm_regs& r = vcpu.regs();
@@ -78,7 +86,10 @@ long continue_hypercall(vmm::Vcpu& vcpu, const HypercallArgs& args,
 
 long dispatch_hypercall(vmm::Vcpu& vcpu) {
   const kvm_regs& r = vcpu.regs();
-  HypercallArgs args{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8}};
+  return dispatch_call(vcpu, HypercallArgs{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8}});
+}
+
+long dispatch_call(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   HypercallHandler handler = find_handler(args.nr);
   long result =
       handler != nullptr ? handler(vcpu, args) : vcpu.domain().unimplemented().report(args.nr);

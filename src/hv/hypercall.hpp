@@ -19,6 +19,16 @@ struct HypercallArgs {
 
 using HypercallHandler = long (*)(vmm::Vcpu& vcpu, const HypercallArgs& args);
 
+// Where a call inside a multicall leaves its request to be continued,
+// instead of rewinding the guest (see multicall.cpp).
+struct Continuation {
+  bool requested = false;
+  std::array<uint64_t, 5> args{};
+};
+
+// Runs one call (from a guest `syscall` or a multicall entry) and traces it.
+long dispatch_call(vmm::Vcpu& vcpu, const HypercallArgs& args);
+
 // Reads the call from the vCPU's registers, runs it, traces it; returns
 // the value for the guest's rax.
 long dispatch_hypercall(vmm::Vcpu& vcpu);

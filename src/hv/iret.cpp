@@ -1,9 +1,12 @@
 // iret: a PV guest returns from every exception, event and system call
 // with this hypercall, from a frame on its stack (xen-x86_64.h struct
 // iret_context; Xen's do_iret in xen/arch/x86/pv/iret.c is the reference).
+#include <optional>
+
 #include "base/x86.hpp"
 #include "hv/handlers.hpp"
 #include "hv/traps.hpp"
+#include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
 
 namespace xpv::hv {
@@ -35,7 +38,9 @@ long do_iret(vmm::Vcpu& vcpu, const HypercallArgs& args) {
       return 0;
     }
   }
-  uint64_t cs = saved->cs | 3, ss = saved->ss | 3;
+  // Selectors are 16 bits: a bounce frame's CS carries the saved upcall
+  // mask above them, and Linux returns that frame as it got it.
+  uint64_t cs = (saved->cs & 0xffff) | 3, ss = (saved->ss & 0xffff) | 3;
   if (!is_canonical(saved->rip) || !is_canonical(saved->rsp) || !valid_code_selector(cs) ||
       !valid_stack_selector(ss)) {
     // The return itself faults, as Xen's iretq would: #GP from the call site.

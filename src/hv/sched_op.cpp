@@ -45,6 +45,9 @@ long do_sched_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
       return 0;
     case SCHEDOP_shutdown:
       return shutdown(vcpu, args.arg[1]);
+    case SCHEDOP_block:
+      vcpu.block();
+      return 0;
     case SCHEDOP_remote_shutdown:
       // Xen reads the request before it checks privilege.
       if (!vcpu.guest_memory().read<sched_remote_shutdown_t>(args.arg[1]))

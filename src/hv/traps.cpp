@@ -39,9 +39,14 @@ uint64_t saved_rflags(uint64_t rflags, uint8_t upcall_mask) {
 bool bounce_to_guest(vmm::Vcpu& vcpu, uint64_t handler, bool mask_events,
                      const uint64_t* error_code) {
   vmm::GuestFrame& f = vcpu.frame();
-  if (!vcpu.in_kernel_mode()) return false;  // user mode arrives with the user/kernel split
   uint8_t mask = vcpu.vcpu_info().evtchn_upcall_mask;
   const kvm_regs& r = vcpu.regs();
+  // From user mode the frame goes on the kernel stack set by stack_switch,
+  // after switching to the kernel's page tables and GS base.
+  bool from_user = !vcpu.in_kernel_mode();
+  uint64_t saved_cs_value = saved_cs(vcpu, f.cs, mask);
+  uint64_t stack = from_user ? vcpu.kernel_sp : f.rsp;
+  if (from_user) vcpu.switch_to_kernel_mode();
 
   std::array<uint64_t, 8> frame{};
   size_t n = 0;
@@ -49,12 +54,12 @@ bool bounce_to_guest(vmm::Vcpu& vcpu, uint64_t handler, bool mask_events,
   frame[n++] = r.r11;
   if (error_code != nullptr) frame[n++] = *error_code;
   frame[n++] = f.rip;
-  frame[n++] = saved_cs(vcpu, f.cs, mask);
+  frame[n++] = saved_cs_value;
   frame[n++] = saved_rflags(f.rflags, mask);
   frame[n++] = f.rsp;
   frame[n++] = f.ss;
 
-  uint64_t rsp = (f.rsp & ~15ULL) - n * 8;
+  uint64_t rsp = (stack & ~15ULL) - n * 8;
   if (monitor::in_hole(rsp) || monitor::in_hole(rsp + n * 8 - 1)) return false;
   if (!vcpu.guest_memory().copy_to(
           rsp, std::span(reinterpret_cast<const uint8_t*>(frame.data()), n * 8)))
@@ -66,6 +71,54 @@ bool bounce_to_guest(vmm::Vcpu& vcpu, uint64_t handler, bool mask_events,
   f.rsp = rsp;
   f.rflags &= ~(rflags::kTf | rflags::kNt | rflags::kRf | rflags::kVm | rflags::kAc);
   if (mask_events) vcpu.vcpu_info().evtchn_upcall_mask = 1;
+  return true;
+}
+
+void deliver_syscall(vmm::Vcpu& vcpu) {
+  const vmm::Callback& cb = vcpu.callbacks()[CALLBACKTYPE_syscall];
+  if (cb.address == 0) return deliver_exception(vcpu, {vector::kInvalidOpcode, false, 0, 0});
+  // Placeholders for the selectors, as Xen's lstar_enter pushes them; the
+  // guest kernel writes its own user selectors over them.
+  vcpu.frame().cs = FLAT_RING3_CS64;
+  vcpu.frame().ss = FLAT_RING3_SS64;
+  vcpu.frame().rflags &= ~rflags::kDf;
+  if (!bounce_to_guest(vcpu, cb.address, cb.mask_events, nullptr))
+    vcpu.crash("cannot deliver a system call: bad guest kernel stack " + hex(vcpu.kernel_sp));
+}
+
+namespace {
+
+constexpr uint64_t kIntImm8Length = 2;
+
+// Delivers `int $vec` at the guest's rip through its trap table if the
+// entry's DPL lets the current mode raise it (Xen's permit_softint: DPL
+// >= 1 from kernel mode, 3 from user mode); true if it did.
+bool raise_software_interrupt(vmm::Vcpu& vcpu, unsigned vec) {
+  const trap_info_t& ti = vcpu.trap_table()[vec];
+  unsigned needed = vcpu.in_kernel_mode() ? 1 : 3;
+  if (ti.address == 0 || TI_GET_DPL(&ti) < needed) return false;
+  vcpu.frame().rip += kIntImm8Length;  // the handler returns after the `int`
+  if (!bounce_to_guest(vcpu, ti.address, TI_GET_IF(&ti) != 0, nullptr))
+    vcpu.crash("cannot deliver int $" + std::to_string(vec) + ": bad guest kernel stack");
+  return true;
+}
+
+}  // namespace
+
+bool deliver_software_interrupt(vmm::Vcpu& vcpu, uint64_t gp_error_code) {
+  constexpr uint64_t kIdtReference = 2;  // error code bits 1:0 = 10b: an IDT entry
+  if ((gp_error_code & 3) != kIdtReference) return false;
+  return raise_software_interrupt(vcpu, static_cast<unsigned>(gp_error_code >> 3) & 0xff);
+}
+
+// On KVM-PVM hosts `int $N` through a DPL-0 gate arrives as #UD at the
+// instruction instead of #GP((N << 3) | 2): decode it and behave as the
+// #GP path does, refusing with that #GP when the DPL does not permit it.
+bool deliver_int_from_invalid_opcode(vmm::Vcpu& vcpu) {
+  std::array<uint8_t, kIntImm8Length> insn{};
+  if (!vcpu.guest_memory().copy_from(vcpu.frame().rip, insn) || insn[0] != 0xcd) return false;
+  if (raise_software_interrupt(vcpu, insn[1])) return true;
+  deliver_exception(vcpu, {vector::kGeneralProtection, true, (uint64_t{insn[1]} << 3) | 2, 0});
   return true;
 }
 

@@ -23,6 +23,16 @@ struct Exception {
 // cannot take it (no handler, or a frame that cannot be written).
 void deliver_exception(vmm::Vcpu& vcpu, const Exception& e);
 
+// A system call from guest user mode enters the kernel's syscall callback
+// (lstar_enter/switch_to_kernel in Xen's entry.S): #UD without one.
+void deliver_syscall(vmm::Vcpu& vcpu);
+
+// `int $N` that faulted with #GP because the monitor's gate is DPL 0:
+// delivered through the guest's trap table if its DPL permits it from the
+// guest's current mode (Xen's permit_softint). True if delivered.
+bool deliver_software_interrupt(vmm::Vcpu& vcpu, uint64_t gp_error_code);
+bool deliver_int_from_invalid_opcode(vmm::Vcpu& vcpu);
+
 // Builds a bounce frame on the guest kernel stack and enters `handler`:
 // shared by exceptions, event upcalls and system calls. Returns false when
 // the frame cannot be written (the caller crashes the domain).

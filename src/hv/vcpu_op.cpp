@@ -1,5 +1,6 @@
 // vcpu_op: the guest's own vCPUs (xen/vcpu.h; Xen's common/domain.c
-// do_vcpu_op). Bringing vCPUs up with a new context arrives with SMP.
+// do_vcpu_op): where their vcpu_info and runstate live, their timers,
+// and whether they run. Bringing vCPUs up with a new context arrives with SMP.
 #include "hv/handlers.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
@@ -19,21 +20,97 @@ long vcpu_down(vmm::Vcpu& caller, vmm::Vcpu& target) {
   return 0;
 }
 
+// vcpu_info moves into a guest frame, which keeps a writable type for as
+// long as it holds it; everything is marked pending once so nothing is
+// lost in the move (Xen's map_vcpu_info).
+long register_vcpu_info(vmm::Vcpu& caller, vmm::Vcpu& target, uint64_t arg) {
+  auto info = caller.guest_memory().read<vcpu_register_vcpu_info_t>(arg);
+  if (!info) return xen::error(XEN_EFAULT);
+  vmm::Domain& d = caller.domain();
+  if (info->offset > 4096 - sizeof(vcpu_info_t) || info->offset % 8 != 0)
+    return xen::error(XEN_EINVAL);
+  if (target.vcpu_info_registered()) return xen::error(XEN_EINVAL);
+  if (long rc = d.page_types().get_type(info->mfn, mm::PageType::kWritable); rc != 0) return rc;
+  auto* moved = reinterpret_cast<vcpu_info_t*>(d.ram().frame(info->mfn).data() + info->offset);
+  *moved = target.vcpu_info();
+  moved->evtchn_upcall_pending = 1;
+  moved->evtchn_pending_sel = ~xen_ulong_t{0};
+  target.move_vcpu_info(moved, info->mfn);
+  d.clock().publish(moved->time);
+  return 0;
+}
+
+long register_runstate(vmm::Vcpu& caller, vmm::Vcpu& target, uint64_t arg) {
+  auto area = caller.guest_memory().read<vcpu_register_runstate_memory_area_t>(arg);
+  if (!area) return xen::error(XEN_EFAULT);
+  target.runstate().area_va = area->addr.p;
+  target.publish_runstate();
+  return 0;
+}
+
+long set_singleshot(vmm::Vcpu& vcpu, uint64_t arg) {
+  auto t = vcpu.guest_memory().read<vcpu_set_singleshot_timer_t>(arg);
+  if (!t) return xen::error(XEN_EFAULT);
+  vmm::Domain& d = vcpu.domain();
+  if ((t->flags & VCPU_SSHOTTMR_future) != 0 && t->timeout_abs_ns < d.clock().system_time_ns())
+    return xen::error(XEN_ETIME);
+  d.timers().set_singleshot(vcpu.id(), t->timeout_abs_ns);
+  return 0;
+}
+
+long set_periodic(vmm::Vcpu& vcpu, uint64_t arg) {
+  auto t = vcpu.guest_memory().read<vcpu_set_periodic_timer_t>(arg);
+  if (!t) return xen::error(XEN_EFAULT);
+  constexpr uint64_t kMinPeriodNs = 1'000'000;  // Xen refuses periods under 1 ms
+  if (t->period_ns < kMinPeriodNs) return xen::error(XEN_EINVAL);
+  vcpu.domain().timers().set_periodic(vcpu.id(), t->period_ns);
+  return 0;
+}
+
 }  // namespace
 
 long do_vcpu_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   auto cmd = static_cast<int>(args.arg[0]);
   auto id = static_cast<unsigned>(args.arg[1]);
+  uint64_t arg = args.arg[2];
   vmm::Domain& d = vcpu.domain();
   if (id >= d.nr_vcpus()) return xen::error(XEN_ENOENT);
+  vmm::Vcpu& target = d.vcpu(id);
+  // Timers are a vCPU's own business (Xen: -EINVAL for another vCPU's).
+  bool own = id == vcpu.id();
   switch (cmd) {
     case VCPUOP_is_up:
-      return d.vcpu(id).online() ? 1 : 0;
+      return target.online() ? 1 : 0;
     case VCPUOP_down:
-      return vcpu_down(vcpu, d.vcpu(id));
+      return vcpu_down(vcpu, target);
+    case VCPUOP_register_vcpu_info:
+      return register_vcpu_info(vcpu, target, arg);
+    case VCPUOP_register_runstate_memory_area:
+      return register_runstate(vcpu, target, arg);
+    case VCPUOP_set_singleshot_timer:
+      return own ? set_singleshot(vcpu, arg) : xen::error(XEN_EINVAL);
+    case VCPUOP_stop_singleshot_timer:
+      if (!own) return xen::error(XEN_EINVAL);
+      d.timers().stop_singleshot(id);
+      return 0;
+    case VCPUOP_set_periodic_timer:
+      return own ? set_periodic(vcpu, arg) : xen::error(XEN_EINVAL);
+    case VCPUOP_stop_periodic_timer:
+      if (!own) return xen::error(XEN_EINVAL);
+      d.timers().set_periodic(id, 0);
+      return 0;
     default:
       return d.unimplemented().report(args.nr, cmd);
   }
+}
+
+// set_timer_op: the older singleshot interface; 0 cancels (do_set_timer_op).
+long do_set_timer_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
+  if (args.arg[0] == 0)
+    vcpu.domain().timers().stop_singleshot(vcpu.id());
+  else
+    vcpu.domain().timers().set_singleshot(vcpu.id(), args.arg[0]);
+  return 0;
 }
 
 }  // namespace xpv::hv

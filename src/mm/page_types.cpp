@@ -145,7 +145,10 @@ void PageTypes::put_type_locked(uint64_t mfn) {
 long PageTypes::validate_table(uint64_t mfn, unsigned level) {
   uint64_t* entries = table(mfn);
   for (unsigned i = 0; i < 512; ++i) {
-    if (!is_guest_slot(level, i)) continue;
+    if (!is_guest_slot(level, i)) {
+      entries[i] = 0;  // the hole is xpv's: nothing the guest put there survives
+      continue;
+    }
     uint64_t entry = __atomic_load_n(&entries[i], __ATOMIC_RELAXED);
     if (long r = get_entry_refs(entry, level, mfn); r != 0) {
       release_table(mfn, level, i);
@@ -202,9 +205,18 @@ long PageTypes::get_entry_refs(uint64_t& entry, unsigned level, uint64_t table_m
   if (linear) {
     // A table mapping a table of its own level: only read-only, so the
     // guest can read its page tables through it but never write them
-    // (get_lN_linear_pagetable).
+    // (get_lN_linear_pagetable). No chains either (XSA-240): a table with
+    // such entries may not itself be mapped so, and vice versa, or a guest
+    // could build cycles that are never freed and chains that recurse deep.
     if (writable(entry)) return kInvalid;
-    if (target != table_mfn) ++t.type_count;
+    if (target != table_mfn) {
+      PageInfo& self = page(table_mfn);
+      if (t.linear_entries > 0 || self.linear_uses > 0 || t.type_count == UINT32_MAX)
+        return kInvalid;
+      ++t.type_count;
+      ++t.linear_uses;
+      ++self.linear_entries;
+    }
   } else if (long r = get_type_locked(target, table_type(level - 1)); r != 0) {
     return r;
   }
@@ -217,6 +229,11 @@ void PageTypes::put_entry_refs(uint64_t entry, unsigned level, uint64_t table_mf
   if (!present(entry)) return;
   uint64_t target = frame_of(entry);
   if (!ram_.owns(target) || target == table_mfn) return;
+  PageInfo& t = page(target);
+  if (t.type == table_type(level) && t.linear_uses > 0) {  // a linear entry
+    --t.linear_uses;
+    --page(table_mfn).linear_entries;
+  }
   put_type_locked(target);
 }
 

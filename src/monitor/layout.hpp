@@ -35,6 +35,11 @@ constexpr bool in_hole(uint64_t va) {
   return va >= l4_slot_va(kFirstHoleSlot) && va < l4_slot_va(kLastHoleSlot + 1);
 }
 
+// Injected with KVM_INTERRUPT to bring a running vCPU into the monitor so
+// that xpv can deliver an event; guest `int $0xf0` cannot fake it (its
+// gate has DPL 0, so the guest gets #GP instead).
+constexpr unsigned kKickVector = 0xf0;
+
 // --- Monitor virtual layout -------------------------------------------------
 constexpr uint64_t kTextVa = kMonitorVa;  // two pages: ring-0 stubs, then syscall trampolines
 constexpr uint64_t kIdtVa = kMonitorVa + 0x2000;

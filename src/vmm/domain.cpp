@@ -1,6 +1,9 @@
 #include "vmm/domain.hpp"
 
+#include <linux/kvm.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <x86intrin.h>
 
 #include <cerrno>
 #include <csignal>
@@ -82,6 +85,8 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
   install_kick_handler();
   for (unsigned i = 0; i < config.vcpus; ++i)
     vcpus_.push_back(std::make_unique<Vcpu>(*this, vm_, i));
+  event_channels_ = std::make_unique<hv::EventChannels>(*this);
+  start_clock();
 }
 
 Domain::~Domain() {
@@ -89,7 +94,23 @@ Domain::~Domain() {
   join();
 }
 
+// System time starts now; every vCPU sees it from its first instruction
+// (Linux reads time early, from vcpu_info[0] in shared_info).
+void Domain::start_clock() {
+  kvm::VcpuFd& fd = vcpus_.front()->kvm_vcpu();
+  int khz = ::ioctl(fd.fd(), KVM_GET_TSC_KHZ, 0);
+  if (khz <= 0) throw SystemError("KVM_GET_TSC_KHZ", errno);
+  constexpr uint32_t kMsrTsc = 0x10;
+  auto offset = static_cast<int64_t>(fd.get_msr(kMsrTsc) - __rdtsc());
+  clock_ = std::make_unique<hv::PvClock>(static_cast<uint64_t>(khz), offset);
+  for (auto& vi : shared_info_->vcpu_info)
+    clock_->publish(vi.time);
+  clock_->publish_wallclock(*shared_info_);
+  timers_ = std::make_unique<hv::VcpuTimers>(*this, *clock_, config_.vcpus);
+}
+
 void Domain::start() {
+  timers_->start();
   for (auto& v : vcpus_)
     v->start_thread();
   vcpus_.front()->bring_online();
@@ -111,6 +132,7 @@ void Domain::end(DomainEnd how, const std::string& why) {
 void Domain::join() {
   for (auto& v : vcpus_)
     v->join_thread();
+  if (timers_) timers_->stop();
 }
 
 }  // namespace xpv::vmm

@@ -11,7 +11,10 @@
 #include <vector>
 
 #include "base/unique_fd.hpp"
+#include "hv/event_channels.hpp"
+#include "hv/pv_clock.hpp"
 #include "hv/unimplemented.hpp"
+#include "hv/vcpu_timers.hpp"
 #include "kvm/kvm_system.hpp"
 #include "kvm/vm.hpp"
 #include "mm/guest_ram.hpp"
@@ -55,6 +58,9 @@ class Domain {
   uint64_t shared_info_mfn() const { return shared_info_mfn_; }
   Console& console() { return console_; }
   mm::PageTypes& page_types() { return *page_types_; }
+  hv::EventChannels& event_channels() { return *event_channels_; }
+  const hv::PvClock& clock() const { return *clock_; }
+  hv::VcpuTimers& timers() { return *timers_; }
   hv::UnimplementedLog& unimplemented() { return unimplemented_; }
 
   unsigned nr_vcpus() const { return static_cast<unsigned>(vcpus_.size()); }
@@ -83,6 +89,8 @@ class Domain {
   void join();
 
  private:
+  void start_clock();
+
   DomainConfig config_;
   std::array<uint8_t, 16> handle_{};
   kvm::Vm vm_;
@@ -99,6 +107,9 @@ class Domain {
   std::atomic<uint64_t> vm_assist_{0};
   DomainStats stats_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::unique_ptr<hv::EventChannels> event_channels_;
+  std::unique_ptr<hv::PvClock> clock_;
+  std::unique_ptr<hv::VcpuTimers> timers_;  // after vcpus_: stopped before they go
 
   std::atomic<DomainEnd> end_{DomainEnd::kRunning};
   std::mutex end_mutex_;

@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 
+#include <cerrno>
 #include <cstdio>
 
 #include "base/x86.hpp"
@@ -41,7 +43,8 @@ uint64_t sanitize_rflags(uint64_t guest) {
 
 }  // namespace
 
-Vcpu::Vcpu(Domain& domain, const kvm::Vm& vm, unsigned id) : domain_(domain), id_(id), fd_(vm, id) {
+Vcpu::Vcpu(Domain& domain, const kvm::Vm& vm, unsigned id)
+    : domain_(domain), id_(id), fd_(vm, id), vcpu_info_(&domain.shared_info().vcpu_info[id]) {
   hv::CpuidPolicy::instance(vm.system()).apply(fd_);
 }
 
@@ -87,6 +90,74 @@ void Vcpu::join_thread() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool Vcpu::event_deliverable() {
+  const vcpu_info_t& vi = vcpu_info();
+  return __atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 &&
+         __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_SEQ_CST) == 0 &&
+         callbacks_[CALLBACKTYPE_event].address != 0;
+}
+
+// On any way back to the guest, a pending unmasked event enters the guest
+// kernel's event callback first, with events masked (Xen's
+// test_guest_events). False when the domain had to be crashed.
+bool Vcpu::deliver_pending_event() {
+  if (!event_deliverable()) return true;
+  if (hv::bounce_to_guest(*this, callbacks_[CALLBACKTYPE_event].address, true, nullptr))
+    return true;
+  crash("cannot deliver an event upcall: bad guest kernel stack");
+  return false;
+}
+
+// A vCPU stopped in guest code enters the monitor through an injected
+// interrupt as soon as the guest can take one (it always can, except while
+// the vCPU is inside the monitor itself).
+void Vcpu::enter_monitor_soon() {
+  kvm_run& r = fd_.run_state();
+  if (r.ready_for_interrupt_injection != 0 && r.if_flag != 0) {
+    kvm_interrupt irq{monitor::kKickVector};
+    if (::ioctl(fd_.fd(), KVM_INTERRUPT, &irq) != 0) throw SystemError("KVM_INTERRUPT", errno);
+  } else {
+    r.request_interrupt_window = 1;
+  }
+}
+
+void Vcpu::notify_event() {
+  {
+    std::lock_guard lock(online_mutex_);
+    online_cv_.notify_all();  // a blocked vCPU wakes
+  }
+  if (std::this_thread::get_id() == thread_.get_id()) return;  // delivered on its way back
+  kick();
+}
+
+void Vcpu::block() {
+  __atomic_store_n(&vcpu_info().evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
+  runstate_.change(RUNSTATE_blocked, domain_.clock().system_time_ns());
+  publish_runstate();
+  {
+    std::unique_lock lock(online_mutex_);
+    online_cv_.wait(lock, [this] {
+      return __atomic_load_n(&vcpu_info().evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 ||
+             domain_.ending() || !online_;
+    });
+  }
+  runstate_.change(RUNSTATE_running, domain_.clock().system_time_ns());
+  publish_runstate();
+}
+
+// Through the kernel's page tables: the area is a kernel address, and Xen
+// writes it whatever mode the vCPU is in. With the runstate_update_flag
+// assist, XEN_RUNSTATE_UPDATE marks the write in progress.
+void Vcpu::publish_runstate() {
+  if (runstate_.area_va == 0) return;
+  auto memory = guest_memory();
+  bool flag = (domain_.vm_assist().load() & (1ULL << VMASST_TYPE_runstate_update_flag)) != 0;
+  vcpu_runstate_info_t info = runstate_.info;
+  uint64_t entry_va = runstate_.area_va + offsetof(vcpu_runstate_info_t, state_entry_time);
+  if (flag) memory.write(entry_va, info.state_entry_time | XEN_RUNSTATE_UPDATE);
+  memory.write(runstate_.area_va, info);
+}
+
 void Vcpu::kick() {
   fd_.request_immediate_exit();
   {
@@ -107,7 +178,10 @@ void Vcpu::run() {
       wait_until_online();
       if (domain_.ending()) break;
       flush_tlb_if_requested();
-      if (fd_.run()) handle_exit();
+      if (fd_.run())
+        handle_exit();
+      else if (event_deliverable())
+        enter_monitor_soon();
     }
   } catch (const std::exception& e) {
     // A host failure ends this domain, never the xpv process by surprise.
@@ -123,6 +197,9 @@ void Vcpu::handle_exit() {
     case KVM_EXIT_IO:
       if (r.io.direction == KVM_EXIT_IO_OUT) return handle_monitor_entry();
       return crash("port input from the monitor at " + hex(regs().rip));
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+      fd_.run_state().request_interrupt_window = 0;
+      return enter_monitor_soon();
     case KVM_EXIT_SHUTDOWN:
       return crash("triple fault: the vCPU shut down (KVM_EXIT_SHUTDOWN)");
     case KVM_EXIT_INTERNAL_ERROR:
@@ -143,6 +220,7 @@ void Vcpu::handle_monitor_entry() {
     case monitor::EntryKind::kException: {
       uint64_t error_code = 0;
       if (!capture_exception_frame(entry.vector, error_code)) return;
+      if (entry.vector == monitor::kKickVector) break;  // only to deliver events, on the way back
       if (entry.vector == vector::kGeneralProtection &&
           monitor::Monitor::classify_trampoline(frame_.rip).kind == monitor::EntryKind::kSyscall64)
         handle_syscall();
@@ -190,8 +268,11 @@ bool Vcpu::capture_exception_frame(unsigned vector, uint64_t& error_code) {
 // Xen's order (xen/arch/x86/traps.c): what the hypervisor emulates for a
 // PV guest first, then delivery through the guest's trap table.
 void Vcpu::handle_exception(unsigned vec, uint64_t error_code) {
+  if (vec == vector::kGeneralProtection && hv::deliver_software_interrupt(*this, error_code))
+    return;
   if (vec == vector::kGeneralProtection && hv::emulate_privileged_op(*this)) return;
   if (vec == vector::kInvalidOpcode && hv::emulate_forced_invalid_op(*this)) return;
+  if (vec == vector::kInvalidOpcode && hv::deliver_int_from_invalid_opcode(*this)) return;
   if (vec == vector::kDeviceNotAvailable && virtual_ts) {
     virtual_ts = false;  // do_device_not_available: clear TS, then tell the guest
     set_hardware_ts(false);
@@ -213,18 +294,18 @@ void Vcpu::set_hardware_ts(bool ts) {
 
 // `syscall` from guest kernel mode is a hypercall (number in rax, arguments
 // in rdi rsi rdx r10 r8); Xen returns with rcx/r11 as sysret leaves them.
+// From guest user mode it is a system call for the guest kernel.
 void Vcpu::handle_syscall() {
   frame_ = GuestFrame{regs().rcx, FLAT_RING3_CS64, regs().r11, regs().rsp, FLAT_RING3_SS64};
   regs().rip = frame_.rip;
   regs().rflags = frame_.rflags;
-  if (!kernel_mode_) {
-    return crash("system call from guest user mode (not implemented yet)");
-  }
+  if (!kernel_mode_) return hv::deliver_syscall(*this);
   domain_.stats().hypercalls.fetch_add(1, std::memory_order_relaxed);
   regs().rax = static_cast<uint64_t>(hv::dispatch_hypercall(*this));
 }
 
 void Vcpu::return_to_guest() {
+  if (!deliver_pending_event()) return;
   if (!is_canonical(frame_.rip) || !is_canonical(frame_.rsp) || (frame_.cs & 3) != 3 ||
       (frame_.ss & 3) != 3)
     return crash("invalid return context: rip " + hex(frame_.rip) + " rsp " + hex(frame_.rsp));
@@ -255,13 +336,28 @@ void Vcpu::flush_tlb_if_requested() {
 
 void Vcpu::set_kernel_root(uint64_t mfn) {
   kernel_root_mfn_ = mfn;
+  if (!kernel_mode_) return;
   kvm_sregs s = fd_.get_sregs();
   s.cr3 = mfn << 12;
   fd_.set_sregs(s);
 }
 
-vcpu_info_t& Vcpu::vcpu_info() {
-  return domain_.shared_info().vcpu_info[id_];
+// Loading CR3 also drops the other mode's translations: no guest mapping
+// is global, so kernel pages never stay reachable from user mode.
+void Vcpu::switch_to_user_mode() {
+  kernel_mode_ = false;
+  kvm_sregs s = fd_.get_sregs();
+  s.cr3 = user_root_mfn_ << 12;
+  fd_.set_sregs(s);
+  fd_.set_msr(msr::kGsBase, gs_base_user_);
+}
+
+void Vcpu::switch_to_kernel_mode() {
+  kernel_mode_ = true;
+  kvm_sregs s = fd_.get_sregs();
+  s.cr3 = kernel_root_mfn_ << 12;
+  fd_.set_sregs(s);
+  fd_.set_msr(msr::kGsBase, gs_base_kernel_);
 }
 
 void Vcpu::set_kernel_gs_base(uint64_t base) {

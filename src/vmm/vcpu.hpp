@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "hv/emulated_cpu_state.hpp"
+#include "hv/hypercall.hpp"
+#include "hv/runstate.hpp"
 #include "kvm/vcpu_fd.hpp"
 #include "mm/guest_virtual_memory.hpp"
 #include "xen/abi.hpp"
@@ -60,6 +62,12 @@ class Vcpu {
   void join_thread();
   // Makes the vCPU leave KVM_RUN and look at the domain state (any thread).
   void kick();
+  // An event became pending for this vCPU: wake it if it blocks, bring it
+  // into the monitor if it runs guest code (any thread).
+  void notify_event();
+  // SCHEDOP_block: enables event delivery and waits until an event is
+  // pending for this vCPU or the domain ends.
+  void block();
 
   // --- State for hypercall handlers and emulation --------------------------
   kvm_regs& regs() { return fd_.regs(); }  // guest GPRs; rip/rsp/rflags live in frame()
@@ -76,7 +84,17 @@ class Vcpu {
   bool virtual_ts = false;
   // Control registers, IOPL and MSR state the emulation keeps.
   hv::EmulatedCpuState emulated;
-  vcpu_info_t& vcpu_info();
+  vcpu_info_t& vcpu_info() { return *vcpu_info_; }
+  // VCPUOP_register_vcpu_info: vcpu_info moves into a guest frame (host
+  // view, kept valid by the caller's writable type reference).
+  void move_vcpu_info(vcpu_info_t* to, uint64_t mfn) {
+    vcpu_info_ = to;
+    vcpu_info_mfn_ = mfn;
+  }
+  bool vcpu_info_registered() const { return vcpu_info_mfn_ != 0; }
+  hv::Runstate& runstate() { return runstate_; }
+  // Writes the runstate to the area the guest registered, if any.
+  void publish_runstate();
   void set_hardware_ts(bool ts);
   void set_user_gs_base(uint64_t base) { gs_base_user_ = base; }
   uint64_t user_root_mfn() const { return user_root_mfn_; }
@@ -84,6 +102,10 @@ class Vcpu {
   // Switches the root the guest kernel runs on (MMUEXT_NEW_BASEPTR); the
   // caller holds the L4 type reference for it.
   void set_kernel_root(uint64_t mfn);
+  // Xen's toggle_guest_mode: the other page-table root and GS base. Both
+  // modes run at CPL3; only this software state tells them apart.
+  void switch_to_user_mode();
+  void switch_to_kernel_mode();
   void set_user_root(uint64_t mfn) { user_root_mfn_ = mfn; }
   // Flushes this vCPU's TLB before it next runs guest code (any thread).
   void request_tlb_flush() { tlb_flush_pending_.store(true); }
@@ -95,6 +117,10 @@ class Vcpu {
   uint64_t kernel_gs_base() const { return gs_base_kernel_; }
   uint64_t user_gs_base() const { return gs_base_user_; }
   kvm::VcpuFd& kvm_vcpu() { return fd_; }
+
+  // Inside a multicall, continuations go to the batch (hv/multicall.cpp).
+  hv::Continuation* continuation_target() const { return continuation_target_; }
+  void set_continuation_target(hv::Continuation* c) { continuation_target_ = c; }
 
   // Records a formatted hypercall for crash reports (last few kept).
   void note_hypercall(std::string line);
@@ -111,6 +137,9 @@ class Vcpu {
 
   void handle_syscall();
   void return_to_guest();
+  bool deliver_pending_event();
+  bool event_deliverable();
+  void enter_monitor_soon();
 
   Domain& domain_;
   unsigned id_;
@@ -129,6 +158,10 @@ class Vcpu {
   uint64_t gs_base_user_ = 0;
   std::array<trap_info_t, 256> trap_table_{};
   std::array<Callback, 8> callbacks_{};
+  vcpu_info_t* vcpu_info_ = nullptr;
+  uint64_t vcpu_info_mfn_ = 0;
+  hv::Runstate runstate_;
+  hv::Continuation* continuation_target_ = nullptr;
   uint64_t user_root_mfn_ = 0;
   std::deque<std::string> recent_hypercalls_;
   std::atomic<bool> tlb_flush_pending_{false};

@@ -1,0 +1,437 @@
+/*
+ * Exception entry and return, as a 64-bit PV kernel does them, plus the
+ * small pieces of code whose exact instructions the tests need to know.
+ *
+ * The hypervisor bounces an exception to the handler in the trap table on
+ * the current stack (linux-pv-guest.md 5.1). Low to high the frame is RCX,
+ * R11, [error code], RIP, CS, RFLAGS, RSP, SS. Each entry stub pops RCX and
+ * R11 back into their registers, pushes a 0 where the vector has no error
+ * code so that every frame has one shape, pushes the vector and jumps to
+ * trap_common. That saves the registers as a struct TrapFrame (traps.hpp),
+ * calls xpv_trap_dispatch(frame), restores the registers (with whatever the
+ * handler changed) and returns the way Linux's xen_iret does: the
+ * error-code slot becomes iret_context.flags, and a jump to hypercall_page's
+ * iret stub pushes RCX, R11 and RAX on top of it (xen-x86_64.h struct
+ * iret_context; linux-pv-guest.md 5.2).
+ */
+
+	.set HYPERVISOR_iret, 23	/* xen.h __HYPERVISOR_iret */
+	.set HYPERCALL_STUB_SIZE, 32
+
+	.macro TRAP_ENTRY vector, has_error_code
+	.balign 16
+xpv_trap_entry_\vector:
+	pop %rcx
+	pop %r11
+	.if \has_error_code == 0
+	push $0
+	.endif
+	push $\vector
+	jmp trap_common
+	.endm
+
+	.text
+	/* The vectors that push an error code (create_bounce_frame). */
+	.irp v, 8, 10, 11, 12, 13, 14, 17, 21
+	TRAP_ENTRY \v, 1
+	.endr
+	.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 9, 15, 16, 18, 19, 20, 0x80
+	TRAP_ENTRY \v, 0
+	.endr
+
+	.type trap_common, @function
+trap_common:
+	push %rax
+	push %rbx
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %rbp
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	/* Nothing since the handler's first instruction has changed RFLAGS
+	 * (pop, push and jmp leave them alone), so this is what the
+	 * hypervisor entered the handler with. */
+	pushfq
+	cld				/* the interrupted code may have set DF */
+	mov %rsp, %rdi
+	mov %rsp, %rbx			/* callee-saved: survives the call */
+	and $-16, %rsp			/* whatever the frame's alignment */
+	call xpv_trap_dispatch
+	mov %rbx, %rsp
+	add $8, %rsp			/* entry rflags */
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rbx
+	pop %rax
+	add $8, %rsp			/* the vector: rsp now points at flags */
+	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	.size trap_common, . - trap_common
+
+	.section .rodata
+	.balign 8
+	.globl xpv_trap_entries
+	.type xpv_trap_entries, @object
+/* Entry stub addresses by vector, 0 where this guest has none. */
+xpv_trap_entries:
+	.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21
+	.quad xpv_trap_entry_\v
+	.endr
+	.size xpv_trap_entries, . - xpv_trap_entries
+	.globl xpv_trap_entry_0x80
+
+/*
+ * long xpv_try(void (*body)(void*), void* arg)
+ *
+ * Calls body(arg) and returns 0, unless a trap handler ends the call early
+ * by resuming at xpv_try_landing with rsp = xpv_try_rsp and rax = the value
+ * to return, as a kernel's exception fixup would. Not reentrant.
+ */
+	.text
+	.globl xpv_try
+	.type xpv_try, @function
+xpv_try:
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	sub $8, %rsp			/* rsp % 16 == 0 at the call */
+	mov %rsp, xpv_try_rsp(%rip)
+	mov %rdi, %rax
+	mov %rsi, %rdi
+	call *%rax
+	xor %eax, %eax
+	.globl xpv_try_landing
+xpv_try_landing:
+	movq $0, xpv_try_rsp(%rip)
+	cld
+	add $8, %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
+	.size xpv_try, . - xpv_try
+
+	.bss
+	.balign 8
+	.globl xpv_try_rsp
+xpv_try_rsp:
+	.quad 0
+
+/*
+ * Probes: each executes one instruction at a global label, so that a test
+ * knows the exact RIP the exception frame must hold.
+ */
+	.text
+
+	.macro PROBE name
+	.globl \name
+	.type \name, @function
+\name:
+	.endm
+
+/* void xpv_probe_int3(void): #BP reports the address after the int3. */
+PROBE xpv_probe_int3
+	int3
+	.globl xpv_probe_int3_resume
+xpv_probe_int3_resume:
+	ret
+
+/* void xpv_probe_ud2(void): #UD at the ud2 (2 bytes). */
+PROBE xpv_probe_ud2
+	.globl xpv_probe_ud2_site
+xpv_probe_ud2_site:
+	ud2
+	ret
+
+/* void xpv_probe_divide_error(void): #DE at the div (2 bytes). */
+PROBE xpv_probe_divide_error
+	xor %edx, %edx
+	mov $1, %eax
+	xor %ecx, %ecx
+	.globl xpv_probe_divide_error_site
+xpv_probe_divide_error_site:
+	div %ecx
+	ret
+
+/* void xpv_probe_icebp(void): #DB from int1, reported after it. */
+PROBE xpv_probe_icebp
+	.byte 0xf1
+	.globl xpv_probe_icebp_resume
+xpv_probe_icebp_resume:
+	ret
+
+/* void xpv_probe_single_step(void): sets TF; #DB comes after the first
+ * instruction that runs with TF set. The handler must clear TF. */
+PROBE xpv_probe_single_step
+	pushfq
+	orq $0x100, (%rsp)
+	popfq
+	nop
+	.globl xpv_probe_single_step_trap
+xpv_probe_single_step_trap:
+	nop
+	ret
+
+/* void xpv_probe_hlt(void) / xpv_probe_cli(void): privileged at CPL3,
+ * so #GP(0) at the instruction (1 byte). */
+PROBE xpv_probe_hlt
+	.globl xpv_probe_hlt_site
+xpv_probe_hlt_site:
+	hlt
+	ret
+
+PROBE xpv_probe_cli
+	.globl xpv_probe_cli_site
+xpv_probe_cli_site:
+	cli
+	ret
+
+/* void xpv_probe_int80(void): a software interrupt (2 bytes). */
+PROBE xpv_probe_int80
+	.globl xpv_probe_int80_site
+xpv_probe_int80_site:
+	int $0x80
+	.globl xpv_probe_int80_resume
+xpv_probe_int80_resume:
+	ret
+
+/* uint64_t xpv_probe_load(const uint64_t* address): 3-byte load. */
+PROBE xpv_probe_load
+	.globl xpv_probe_load_site
+xpv_probe_load_site:
+	mov (%rdi), %rax
+	ret
+
+/* void xpv_probe_store(uint64_t* address, uint64_t value): 3-byte store. */
+PROBE xpv_probe_store
+	.globl xpv_probe_store_site
+xpv_probe_store_site:
+	mov %rsi, (%rdi)
+	ret
+
+/* void xpv_probe_fnop(void) / xpv_probe_pxor(void): the first x87 / SSE
+ * instruction after fpu_taskswitch(1) raises #NM. */
+PROBE xpv_probe_fnop
+	.globl xpv_probe_fnop_site
+xpv_probe_fnop_site:
+	fnop
+	ret
+
+PROBE xpv_probe_pxor
+	.globl xpv_probe_pxor_site
+xpv_probe_pxor_site:
+	pxor %xmm0, %xmm0
+	ret
+
+/* void xpv_probe_forced_cpuid(uint32_t leaf, uint32_t out[4]): Xen's
+ * forced-emulation prefix (xen/arch-x86/xen.h XEN_EMULATE_PREFIX). */
+PROBE xpv_probe_forced_cpuid
+	push %rbx
+	mov %rsi, %r8
+	mov %edi, %eax
+	xor %ecx, %ecx
+	ud2
+	.ascii "xen"
+	cpuid
+	mov %eax, 0(%r8)
+	mov %ebx, 4(%r8)
+	mov %ecx, 8(%r8)
+	mov %edx, 12(%r8)
+	pop %rbx
+	ret
+
+/* void xpv_probe_bad_forced_cpuid(void): ud2 and the wrong signature is
+ * a plain #UD at the ud2. */
+PROBE xpv_probe_bad_forced_cpuid
+	.globl xpv_probe_bad_forced_cpuid_site
+xpv_probe_bad_forced_cpuid_site:
+	ud2
+	.ascii "xeX"
+	ret
+
+/*
+ * void xpv_probe_registers(const uint64_t in[15], uint64_t out[15])
+ *
+ * Loads every GPR but rsp from `in` (order: rax rbx rcx rdx rsi rdi rbp
+ * r8-r15), executes int3 and stores the GPRs to `out`.
+ */
+PROBE xpv_probe_registers
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	push %rsi
+	mov 0(%rdi), %rax
+	mov 8(%rdi), %rbx
+	mov 16(%rdi), %rcx
+	mov 24(%rdi), %rdx
+	mov 32(%rdi), %rsi
+	mov 48(%rdi), %rbp
+	mov 56(%rdi), %r8
+	mov 64(%rdi), %r9
+	mov 72(%rdi), %r10
+	mov 80(%rdi), %r11
+	mov 88(%rdi), %r12
+	mov 96(%rdi), %r13
+	mov 104(%rdi), %r14
+	mov 112(%rdi), %r15
+	mov 40(%rdi), %rdi
+	int3
+	push %rdi
+	mov 8(%rsp), %rdi
+	mov %rax, 0(%rdi)
+	mov %rbx, 8(%rdi)
+	mov %rcx, 16(%rdi)
+	mov %rdx, 24(%rdi)
+	mov %rsi, 32(%rdi)
+	mov %rbp, 48(%rdi)
+	mov %r8, 56(%rdi)
+	mov %r9, 64(%rdi)
+	mov %r10, 72(%rdi)
+	mov %r11, 80(%rdi)
+	mov %r12, 88(%rdi)
+	mov %r13, 96(%rdi)
+	mov %r14, 104(%rdi)
+	mov %r15, 112(%rdi)
+	pop %rax
+	mov %rax, 40(%rdi)
+	pop %rsi
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
+
+/* uint64_t xpv_probe_rflags_int3(uint64_t rflags): runs int3 with RFLAGS
+ * loaded from the argument (popfq ignores IF and IOPL at CPL3) and
+ * returns RFLAGS as found after the return. The caller's RFLAGS are
+ * restored. */
+PROBE xpv_probe_rflags_int3
+	pushfq
+	push %rdi
+	popfq
+	int3
+	pushfq
+	pop %rax
+	popfq
+	ret
+
+/* void xpv_probe_int3_with_rsp(uint64_t rsp): int3 with rsp set to the
+ * argument, then back to the caller's stack. rax survives the trap. */
+PROBE xpv_probe_int3_with_rsp
+	mov %rsp, %rax
+	mov %rdi, %rsp
+	int3
+	mov %rax, %rsp
+	ret
+
+/*
+ * void xpv_probe_iret(const iret_context* context, IretResult* result)
+ *
+ * Jumps to the iret stub with `context` on the stack (RAX, R11 and RCX go
+ * in registers: the stub pushes them). A context rip of 0 means "the
+ * resume label below", an rsp of 0 "the stack as it was". At the resume
+ * label, stores RAX, RCX, R11, RFLAGS and RSP to `result`, executes int3
+ * (whose frame shows the CS and SS the return loaded) and returns on the
+ * original stack. Hypercalls may clobber argument
+ * registers, so the pointers live in memory.
+ */
+PROBE xpv_probe_iret
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsi, iret_probe_result(%rip)
+	mov %rsp, iret_probe_rsp(%rip)
+	lea -128(%rsp), %rsp		/* the frame, below anything live */
+	and $-16, %rsp
+	mov 24(%rdi), %rax		/* flags */
+	mov %rax, 0(%rsp)
+	mov 32(%rdi), %rax		/* rip */
+	test %rax, %rax
+	jnz 1f
+	lea xpv_probe_iret_resume(%rip), %rax
+1:	mov %rax, 8(%rsp)
+	mov 40(%rdi), %rax		/* cs */
+	mov %rax, 16(%rsp)
+	mov 48(%rdi), %rax		/* rflags */
+	mov %rax, 24(%rsp)
+	mov 56(%rdi), %rax		/* rsp */
+	test %rax, %rax
+	jnz 2f
+	mov iret_probe_rsp(%rip), %rax
+2:	mov %rax, 32(%rsp)
+	mov 64(%rdi), %rax		/* ss */
+	mov %rax, 40(%rsp)
+	mov 16(%rdi), %rcx
+	mov 8(%rdi), %r11
+	mov 0(%rdi), %rax
+	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	.globl xpv_probe_iret_resume
+xpv_probe_iret_resume:
+	mov %rax, iret_probe_saved_rax(%rip)
+	pushfq
+	pop %rax
+	push %rdi
+	mov iret_probe_result(%rip), %rdi
+	mov %rax, 24(%rdi)		/* rflags */
+	mov iret_probe_saved_rax(%rip), %rax
+	mov %rax, 0(%rdi)		/* rax */
+	mov %rcx, 8(%rdi)		/* rcx */
+	mov %r11, 16(%rdi)		/* r11 */
+	lea 8(%rsp), %rax
+	mov %rax, 32(%rdi)		/* rsp */
+	pop %rdi
+	/* The selectors the return loaded show in the frame of a trap
+	 * (mov %cs would read the CPU's, which under KVM's PVM backend are
+	 * the host's own user selectors, not the virtual ones). */
+	int3
+	mov iret_probe_rsp(%rip), %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
+
+	.bss
+	.balign 8
+iret_probe_result:
+	.quad 0
+iret_probe_rsp:
+	.quad 0
+iret_probe_saved_rax:
+	.quad 0
+
+	.section .note.GNU-stack, "", @progbits	/* no executable stack */
