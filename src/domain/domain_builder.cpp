@@ -171,6 +171,8 @@ BootState build_pv_domain(vmm::Domain& domain, const KernelImage& kernel,
     throw Error("cannot take the bootstrap L4 as a root (" + std::to_string(r) + ")");
   builder.write_start_info(ramdisk.size(), cmdline);
   builder.write_hypercall_page_at(kernel);
+  domain.attach_console(builder.mfn(boot.layout.console_pfn), kConsolePort);
+  domain.attach_xenstore(builder.mfn(boot.layout.xenstore_pfn), kXenstorePort);
 
   boot.entry = kernel.virt_entry;
   boot.start_info_va = boot.layout.va(boot.layout.start_info_pfn);

@@ -34,7 +34,7 @@ long do_set_gdt(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   for (uint64_t old : vcpu.gdt_frames())
     types.put_type(old);
   vcpu.gdt_frames() = std::move(frames);
-  vcpu.request_tlb_flush();
+  vcpu.domain().mark_page_tables_written();  // the monitor's own tables changed
   return 0;
 }
 

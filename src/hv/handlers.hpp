@@ -32,4 +32,7 @@ long do_set_timer_op(vmm::Vcpu& vcpu, const HypercallArgs& args);  // vcpu_op.cp
 
 long do_multicall(vmm::Vcpu& vcpu, const HypercallArgs& args);  // multicall.cpp
 
+long do_set_debugreg(vmm::Vcpu& vcpu, const HypercallArgs& args);  // debug_registers.cpp
+long do_get_debugreg(vmm::Vcpu& vcpu, const HypercallArgs& args);  // debug_registers.cpp
+
 }  // namespace xpv::hv

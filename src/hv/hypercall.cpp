@@ -6,6 +6,7 @@
 
 #include "hv/handlers.hpp"
 #include "hv/hypercall_names.hpp"
+#include "hv/physdev_op.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
 #include "xen/abi.hpp"
@@ -38,9 +39,12 @@ constexpr HandlerEntry kHandlers[] = {
     {__HYPERVISOR_set_gdt, do_set_gdt},
     {__HYPERVISOR_update_descriptor, do_update_descriptor},
     {__HYPERVISOR_vcpu_op, do_vcpu_op},
+    {__HYPERVISOR_physdev_op, do_physdev_op},
     {__HYPERVISOR_event_channel_op, do_event_channel_op},
     {__HYPERVISOR_set_timer_op, do_set_timer_op},
     {__HYPERVISOR_multicall, do_multicall},
+    {__HYPERVISOR_set_debugreg, do_set_debugreg},
+    {__HYPERVISOR_get_debugreg, do_get_debugreg},
 };
 
 std::string format_call(const HypercallArgs& a, long result) {

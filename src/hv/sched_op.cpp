@@ -41,6 +41,8 @@ long do_sched_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   auto cmd = static_cast<int>(args.arg[0]);
   switch (cmd) {
     case SCHEDOP_yield:
+      // Linux yields while its console ring is full: drain it here too.
+      if (auto* console = vcpu.domain().console_service()) console->poll();
       std::this_thread::yield();
       return 0;
     case SCHEDOP_shutdown:

@@ -27,4 +27,13 @@ void Vm::map_memory(uint32_t slot, uint64_t gpa, const MemoryRegion& region) {
     throw SystemError("KVM_SET_USER_MEMORY_REGION slot " + std::to_string(slot), errno);
 }
 
+void Vm::unmap_memory(uint32_t slot, uint64_t gpa) {
+  kvm_userspace_memory_region r{};
+  r.slot = slot;
+  r.guest_phys_addr = gpa;
+  r.memory_size = 0;
+  if (::ioctl(fd(), KVM_SET_USER_MEMORY_REGION, &r) != 0)
+    throw SystemError("KVM_SET_USER_MEMORY_REGION delete slot " + std::to_string(slot), errno);
+}
+
 }  // namespace xpv::kvm

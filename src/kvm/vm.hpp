@@ -19,6 +19,7 @@ class Vm {
 
   // Maps `region` at guest-physical address `gpa` as memory slot `slot`.
   void map_memory(uint32_t slot, uint64_t gpa, const MemoryRegion& region);
+  void unmap_memory(uint32_t slot, uint64_t gpa);
 
  private:
   const KvmSystem& kvm_;

@@ -157,6 +157,7 @@ long PageTypes::validate_table(uint64_t mfn, unsigned level) {
     __atomic_store_n(&entries[i], entry, __ATOMIC_RELAXED);
   }
   if (level == 4) install_hole_(entries);
+  table_written();
   return 0;
 }
 
@@ -265,6 +266,7 @@ long PageTypes::update_entry(uint64_t table_mfn, unsigned index, uint64_t entry,
     // frame has a type that forbids writing.
     if (info.type_count > 0 && info.type == PageType::kSegDesc) return kInvalid;
     __atomic_store_n(slot, entry, __ATOMIC_RELAXED);
+    table_written();
     return 0;
   }
   if (!is_guest_slot(level, index)) return kInvalid;
@@ -277,6 +279,35 @@ long PageTypes::update_entry(uint64_t table_mfn, unsigned index, uint64_t entry,
   } while (
       !__atomic_compare_exchange_n(slot, &old, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
   put_entry_refs(old, level, table_mfn);
+  table_written();
+  return 0;
+}
+
+long PageTypes::cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expected,
+                              uint64_t desired, uint64_t* actual,
+                              std::optional<PageType> required) {
+  std::lock_guard lock(mutex_);
+  if (!ram_.owns(table_mfn) || index >= 512) return kInvalid;
+  PageInfo& info = page(table_mfn);
+  if (required && (info.type_count == 0 || info.type != *required)) return kInvalid;
+  uint64_t* slot = &table(table_mfn)[index];
+  unsigned level = info.type_count > 0 ? level_of(info.type) : 0;
+  *actual = expected;
+  if (level == 0) {
+    if (info.type_count > 0 && info.type == PageType::kSegDesc) return kInvalid;
+    if (__atomic_compare_exchange_n(slot, actual, desired, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_RELAXED))
+      table_written();
+    return 0;
+  }
+  if (!is_guest_slot(level, index)) return kInvalid;
+  if (long r = get_entry_refs(desired, level, table_mfn); r != 0) return r;
+  if (__atomic_compare_exchange_n(slot, actual, desired, false, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_RELAXED)) {
+    put_entry_refs(expected, level, table_mfn);
+    table_written();
+  } else
+    put_entry_refs(desired, level, table_mfn);  // never written: undo its references
   return 0;
 }
 

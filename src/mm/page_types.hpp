@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,13 @@ class PageTypes {
   // when it is an ordinary frame of the guest. `preserve_ad` keeps the
   // old Accessed/Dirty bits (MMU_PT_UPDATE_PRESERVE_AD).
   long update_entry(uint64_t table_mfn, unsigned index, uint64_t entry, bool preserve_ad);
+  // Compare-and-exchange of one entry (the writable-pagetable assist):
+  // `desired` is validated as update_entry validates an entry, then
+  // written only if the entry still holds `expected`. *actual receives
+  // what the entry held; it differs from `expected` when nothing was
+  // written. With `required`, a frame of any other type is refused.
+  long cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expected, uint64_t desired,
+                     uint64_t* actual, std::optional<PageType> required = std::nullopt);
 
   PageInfo info(uint64_t mfn) const;
   // Empty when every invariant holds; otherwise what is wrong. For tests:
@@ -67,6 +75,11 @@ class PageTypes {
   std::string check_invariants() const;
 
   std::mutex& lock() { return mutex_; }
+
+  // Called after xpv itself changed an entry of a page table: a CPU that
+  // caches translations behind the guest's back (KVM's shadow MMU) must
+  // drop them before the guest runs again.
+  void set_table_written_hook(std::function<void()> hook) { table_written_ = std::move(hook); }
 
  private:
   PageInfo& page(uint64_t mfn) { return pages_[mfn - ram_.base_mfn()]; }
@@ -87,6 +100,10 @@ class PageTypes {
   const GuestRam& ram_;
   ExtraMappable extra_;
   InstallHole install_hole_;
+  std::function<void()> table_written_;
+  void table_written() const {
+    if (table_written_) table_written_();
+  }
   std::vector<PageInfo> pages_;
   mutable std::mutex mutex_;
 };

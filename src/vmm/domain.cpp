@@ -78,6 +78,8 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
       *ram_, [this](uint64_t mfn) { return mfn == shared_info_mfn_; },
       [this](uint64_t* l4) { monitor_->install_hole_entries(std::span<uint64_t, 512>(l4, 512)); });
 
+  page_types_->set_table_written_hook([this] { mark_page_tables_written(); });
+
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw SystemError("eventfd", errno);
   end_event_.reset(efd);
@@ -107,6 +109,26 @@ void Domain::start_clock() {
     clock_->publish(vi.time);
   clock_->publish_wallclock(*shared_info_);
   timers_ = std::make_unique<hv::VcpuTimers>(*this, *clock_, config_.vcpus);
+}
+
+// Re-registering the memory slots makes KVM drop every shadow page built
+// from them (there is no narrower way to tell it that host code wrote a
+// guest page table). The contents of memory are untouched.
+void Domain::resync_shadow_page_tables() {
+  std::lock_guard lock(resync_mutex_);
+  if (!page_tables_written_.exchange(false)) return;
+  vm_.unmap_memory(kRamSlot, monitor::kRamBaseMfn << 12);
+  vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
+  vm_.unmap_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12);
+  vm_.map_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12, *hypervisor_region_);
+}
+
+void Domain::attach_xenstore(uint64_t mfn, evtchn_port_t port) {
+  xenstore_ = std::make_unique<XenstoreService>(*this, mfn, port);
+}
+
+void Domain::attach_console(uint64_t mfn, evtchn_port_t port) {
+  console_service_ = std::make_unique<ConsoleService>(*this, mfn, port);
 }
 
 void Domain::start() {

@@ -21,8 +21,10 @@
 #include "mm/page_types.hpp"
 #include "monitor/monitor.hpp"
 #include "vmm/console.hpp"
+#include "vmm/console_service.hpp"
 #include "vmm/domain_config.hpp"
 #include "vmm/shutdown.hpp"
+#include "vmm/xenstore_service.hpp"
 #include "xen/abi.hpp"
 
 namespace xpv::vmm {
@@ -60,6 +62,16 @@ class Domain {
   mm::PageTypes& page_types() { return *page_types_; }
   hv::EventChannels& event_channels() { return *event_channels_; }
   const hv::PvClock& clock() const { return *clock_; }
+  // The PV console, once the builder has attached its page.
+  void attach_console(uint64_t mfn, evtchn_port_t port);
+  // KVM's shadow MMU caches translations made from guest page tables and
+  // learns of changes only from the guest's own writes; after xpv wrote a
+  // table itself, the caches are dropped before any vCPU runs again.
+  void mark_page_tables_written() { page_tables_written_.store(true); }
+  void resync_shadow_page_tables();
+  ConsoleService* console_service() { return console_service_.get(); }
+  void attach_xenstore(uint64_t mfn, evtchn_port_t port);
+  XenstoreService* xenstore() { return xenstore_.get(); }
   hv::VcpuTimers& timers() { return *timers_; }
   hv::UnimplementedLog& unimplemented() { return unimplemented_; }
 
@@ -105,11 +117,15 @@ class Domain {
   Console console_;
   hv::UnimplementedLog unimplemented_;
   std::atomic<uint64_t> vm_assist_{0};
+  std::atomic<bool> page_tables_written_{false};
+  std::mutex resync_mutex_;
   DomainStats stats_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::unique_ptr<hv::EventChannels> event_channels_;
   std::unique_ptr<hv::PvClock> clock_;
   std::unique_ptr<hv::VcpuTimers> timers_;  // after vcpus_: stopped before they go
+  std::unique_ptr<ConsoleService> console_service_;
+  std::unique_ptr<XenstoreService> xenstore_;
 
   std::atomic<DomainEnd> end_{DomainEnd::kRunning};
   std::mutex end_mutex_;

@@ -177,6 +177,7 @@ void Vcpu::run() {
     while (!domain_.ending()) {
       wait_until_online();
       if (domain_.ending()) break;
+      domain_.resync_shadow_page_tables();
       flush_tlb_if_requested();
       if (fd_.run())
         handle_exit();

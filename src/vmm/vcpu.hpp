@@ -82,6 +82,8 @@ class Vcpu {
   uint64_t kernel_sp = 0;
   // The guest's CR0.TS (fpu_taskswitch): the next FPU use raises #NM.
   bool virtual_ts = false;
+  // DR0-DR7 as the guest set them (set_debugreg); 4 and 5 unused.
+  std::array<uint64_t, 8>& debug_registers() { return debug_registers_; }
   // Control registers, IOPL and MSR state the emulation keeps.
   hv::EmulatedCpuState emulated;
   vcpu_info_t& vcpu_info() { return *vcpu_info_; }
@@ -161,6 +163,7 @@ class Vcpu {
   vcpu_info_t* vcpu_info_ = nullptr;
   uint64_t vcpu_info_mfn_ = 0;
   hv::Runstate runstate_;
+  std::array<uint64_t, 8> debug_registers_{0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400};
   hv::Continuation* continuation_target_ = nullptr;
   uint64_t user_root_mfn_ = 0;
   std::deque<std::string> recent_hypercalls_;

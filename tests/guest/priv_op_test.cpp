@@ -1,0 +1,67 @@
+// The privileged-instruction self-test guest executes, from guest kernel
+// mode, each instruction xpv emulates or refuses, and physdev_op; these
+// tests boot it and read its verdict ("N passed, M failed").
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "guest/run_xpv.hpp"
+
+namespace xpv::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+XpvRun run_selftest(const std::vector<std::string>& options) {
+  std::vector<std::string> args = {"run", "--kernel", build_path("guests/priv-op-selftest")};
+  args.insert(args.end(), options.begin(), options.end());
+  return run_xpv(args, 60);
+}
+
+// The guest's "[ FAIL ]" lines and the indented details after them.
+std::string failures(const std::string& out) {
+  std::istringstream lines(out);
+  std::string line, result;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("[ FAIL ]") || line.starts_with("  ")) result += line + "\n";
+  }
+  return result;
+}
+
+void expect_all_pass(const XpvRun& run) {
+  static const std::regex kSummary(R"((\d+) passed, (\d+) failed)");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(run.out, match, kSummary)) << "no summary line\nstdout:\n"
+                                                           << run.out << "\nstderr:\n"
+                                                           << run.err;
+  EXPECT_GT(std::stoi(match[1]), 0) << run.out;
+  EXPECT_EQ(std::stoi(match[2]), 0) << failures(run.out);
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+}
+
+TEST(PrivOpSelftest, AllPass) {
+  if (!require_kvm()) return;
+  expect_all_pass(run_selftest({"--memory", "64"}));
+}
+
+// Port I/O state and the I/O privilege are per vCPU; vCPU 0 runs the
+// tests either way.
+TEST(PrivOpSelftest, AllPassWithTwoVcpus) {
+  if (!require_kvm()) return;
+  expect_all_pass(run_selftest({"--memory", "64", "--vcpus", "2"}));
+}
+
+// get_free_pirq and an unknown physdev_op are named once on stderr.
+TEST(PrivOpSelftest, ReportsUnimplementedPhysdevOps) {
+  if (!require_kvm()) return;
+  XpvRun run = run_selftest({"--memory", "64"});
+  expect_all_pass(run);
+  EXPECT_THAT(run.err, HasSubstr("unimplemented hypercall physdev_op sub-op get_free_pirq (23)"));
+  EXPECT_THAT(run.err, HasSubstr("unimplemented hypercall physdev_op sub-op 99"));
+}
+
+}  // namespace
+}  // namespace xpv::test
