@@ -12,6 +12,7 @@
 #include "hv/emulate_invalid_op.hpp"
 #include "hv/emulate_priv_op.hpp"
 #include "hv/hypercall.hpp"
+#include "hv/ro_page_fault.hpp"
 #include "hv/traps.hpp"
 #include "monitor/monitor.hpp"
 #include "vmm/crash_report.hpp"
@@ -284,6 +285,7 @@ void Vcpu::handle_exception(unsigned vec, uint64_t error_code) {
     // The U/S bit tells the guest which of its modes faulted: both run at CPL3.
     e.error_code = kernel_mode_ ? (error_code & ~4ULL) : (error_code | 4ULL);
   }
+  if (vec == vector::kPageFault && hv::emulate_ro_page_fault(*this, error_code, e.cr2)) return;
   hv::deliver_exception(*this, e);
 }
 

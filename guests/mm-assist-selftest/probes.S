@@ -1,0 +1,150 @@
+/*
+ * The #PF entry and the probes of the writable-pagetable assist test.
+ *
+ * Each probe is a leaf function that makes one store, with exactly the
+ * instruction a PV kernel uses on its page tables (linux-pv-guest.md 6.3).
+ * A store the hypervisor emulates returns normally. A store that faults
+ * to this guest ends the probe: the #PF handler resumes at the probe's
+ * return address, as if it had returned, so probes must push nothing
+ * before their store.
+ *
+ * The bounce frame on the handler's stack is, low to high, RCX, R11, the
+ * error code, RIP, CS, RFLAGS, RSP, SS (linux-pv-guest.md 5.1). The
+ * handler returns through the iret hypercall with the error-code slot as
+ * iret_context.flags, RCX, R11 and RAX in registers (the stub pushes them).
+ */
+
+	.set HYPERVISOR_iret, 23	/* xen.h __HYPERVISOR_iret */
+	.set HYPERCALL_STUB_SIZE, 32
+
+	.text
+	.globl mm_page_fault_entry
+	.type mm_page_fault_entry, @function
+mm_page_fault_entry:
+	pop %rcx
+	pop %r11
+	push %rax
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	lea 72(%rsp), %rdi		/* struct PageFaultFrame: from the error code up */
+	sub $8, %rsp			/* the bounce frame ends 16-byte aligned */
+	cld
+	call mm_page_fault
+	add $8, %rsp
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rax
+	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	.size mm_page_fault_entry, . - mm_page_fault_entry
+
+	.macro PROBE name
+	.globl \name
+	.type \name, @function
+\name:
+	.endm
+
+	/* The store itself: where a #PF from the probe points. */
+	.macro SITE name
+	.globl \name\()_site
+\name\()_site:
+	.endm
+
+	.globl mm_probes_start
+mm_probes_start:
+
+/* void mm_store64(uint64_t* p, uint64_t v): native_set_pte */
+PROBE mm_store64
+	SITE mm_store64
+	mov %rsi, (%rdi)
+	ret
+
+/* void mm_store64_zero(uint64_t* p): mov $0, as ptep_get_and_clear_full */
+PROBE mm_store64_zero
+	SITE mm_store64_zero
+	movq $0, (%rdi)
+	ret
+
+/* void mm_store64_minus_one(uint64_t* p): a sign-extended imm32 */
+PROBE mm_store64_minus_one
+	SITE mm_store64_minus_one
+	movq $-1, (%rdi)
+	ret
+
+/* void mm_store32(uint32_t* p, uint32_t v) */
+PROBE mm_store32
+	SITE mm_store32
+	mov %esi, (%rdi)
+	ret
+
+/* void mm_store16(uint16_t* p, uint16_t v) */
+PROBE mm_store16
+	SITE mm_store16
+	mov %si, (%rdi)
+	ret
+
+/* uint64_t mm_load64(const uint64_t* p) */
+PROBE mm_load64
+	SITE mm_load64
+	mov (%rdi), %rax
+	ret
+
+/* uint64_t mm_xchg64(uint64_t* p, uint64_t v): native_ptep_get_and_clear */
+PROBE mm_xchg64
+	mov %rsi, %rax
+	SITE mm_xchg64
+	xchg %rax, (%rdi)
+	ret
+
+/* uint64_t mm_cmpxchg64(uint64_t* p, uint64_t expected, uint64_t desired,
+ *                       uint8_t* swapped): returns rax after the cmpxchg */
+PROBE mm_cmpxchg64
+	mov %rsi, %rax
+	SITE mm_cmpxchg64
+	lock cmpxchg %rdx, (%rdi)
+	sete (%rcx)
+	ret
+
+/* void mm_clear_rw(uint64_t* p): ptep_set_wrprotect */
+PROBE mm_clear_rw
+	SITE mm_clear_rw
+	lock andb $0xfd, (%rdi)
+	ret
+
+/* void mm_set_rw(uint64_t* p) */
+PROBE mm_set_rw
+	SITE mm_set_rw
+	lock orq $2, (%rdi)
+	ret
+
+/* bool mm_test_and_clear_accessed(uint64_t* p): ptep_test_and_clear_young */
+PROBE mm_test_and_clear_accessed
+	mov $0, %eax
+	SITE mm_test_and_clear_accessed
+	lock btrq $5, (%rdi)
+	setc %al
+	ret
+
+/* bool mm_test_and_set_rw(uint64_t* p) */
+PROBE mm_test_and_set_rw
+	mov $0, %eax
+	SITE mm_test_and_set_rw
+	lock btsq $1, (%rdi)
+	setc %al
+	ret
+
+	.globl mm_probes_end
+mm_probes_end:
+
+	.section .note.GNU-stack, "", @progbits	/* no executable stack */
