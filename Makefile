@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: all deps build run test bench format clean
+.PHONY: all deps build run run-linux test bench format clean
 
 all: build
 
@@ -18,6 +18,14 @@ build: deps $(BUILD)/build.ninja
 # Boots the default guest on the console.
 run: build
 	$(BUILD)/xpv run --kernel $(BUILD)/guests/hello
+
+# Debian's stock kernel with the project's busybox initramfs (work in
+# progress: it boots to its first user process today).
+run-linux: build
+	bash scripts/fetch-debian-kernel.sh $(BUILD)/debian
+	bash scripts/build-initramfs.sh $(BUILD)/debian shell
+	$(BUILD)/xpv run --kernel $(BUILD)/debian/vmlinuz \
+	  --ramdisk $(BUILD)/debian/initramfs-shell.cpio.gz --cmdline 'console=hvc0'
 
 test: build
 	bash scripts/fetch-debian-kernel.sh $(BUILD)/debian
