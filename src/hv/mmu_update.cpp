@@ -2,6 +2,7 @@
 // tables, each entry validated before it is visible (xen.h MMU_*, UVMF_*;
 // Xen's do_mmu_update and do_update_va_mapping in xen/arch/x86/mm.c).
 #include "base/x86.hpp"
+#include "hv/batch.hpp"
 #include "hv/handlers.hpp"
 #include "hv/tlb.hpp"
 #include "vmm/domain.hpp"
@@ -13,10 +14,6 @@ namespace {
 
 using namespace x86;
 
-// Long batches are split: the rest is re-issued as a continuation marked
-// in the count's top bit, with the done count kept in *pdone (Xen's
-// private MMU_UPDATE_PREEMPTED).
-constexpr uint32_t kPreempted = 1U << 31;
 constexpr uint32_t kBatchPerPass = 1024;
 
 bool is_self(vmm::Domain& domain, uint64_t domid) {
@@ -61,34 +58,8 @@ std::optional<std::pair<uint64_t, unsigned>> find_l1_entry(vmm::Vcpu& vcpu, uint
 }  // namespace
 
 long do_mmu_update(vmm::Vcpu& vcpu, const HypercallArgs& args) {
-  uint64_t reqs = args.arg[0];
-  auto count = static_cast<uint32_t>(args.arg[1]);
-  uint64_t pdone = args.arg[2];
   if (!is_self(vcpu.domain(), args.arg[3])) return xen::error(XEN_ESRCH);
-  auto memory = vcpu.guest_memory();
-  uint32_t done = 0;
-  if ((count & kPreempted) != 0) {
-    count &= ~kPreempted;
-    if (pdone != 0) done = memory.read<uint32_t>(pdone).value_or(0);
-  }
-  long rc = 0;
-  uint32_t i = 0;
-  for (; i < count && i < kBatchPerPass; ++i) {
-    auto req = memory.read<mmu_update_t>(reqs + i * sizeof(mmu_update_t));
-    if (!req) {
-      rc = xen::error(XEN_EFAULT);
-      break;
-    }
-    if ((rc = apply_one(vcpu, *req)) != 0) break;
-  }
-  done += i;
-  if (pdone != 0 && !memory.write<uint32_t>(pdone, done)) return xen::error(XEN_EFAULT);
-  if (rc == 0 && i < count) {
-    return continue_hypercall(
-        vcpu, args,
-        {reqs + i * sizeof(mmu_update_t), (count - i) | kPreempted, pdone, args.arg[3], 0});
-  }
-  return rc;
+  return run_batch<mmu_update_t>(vcpu, args, kBatchPerPass, apply_one);
 }
 
 long do_update_va_mapping(vmm::Vcpu& vcpu, const HypercallArgs& args) {

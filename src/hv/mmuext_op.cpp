@@ -2,6 +2,7 @@
 // page copies (xen.h MMUEXT_*; Xen's do_mmuext_op in xen/arch/x86/mm.c).
 #include <cstring>
 
+#include "hv/batch.hpp"
 #include "hv/handlers.hpp"
 #include "hv/tlb.hpp"
 #include "vmm/domain.hpp"
@@ -11,7 +12,6 @@ namespace xpv::hv {
 
 namespace {
 
-constexpr uint32_t kPreempted = 1U << 31;  // as in mmu_update.cpp
 constexpr uint32_t kBatchPerPass = 256;
 
 long new_root(vmm::Vcpu& vcpu, uint64_t mfn, bool user) {
@@ -90,33 +90,11 @@ long one_op(vmm::Vcpu& vcpu, const mmuext_op& op, uint64_t nr) {
 }  // namespace
 
 long do_mmuext_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
-  uint64_t ops = args.arg[0];
-  auto count = static_cast<uint32_t>(args.arg[1]);
-  uint64_t pdone = args.arg[2];
   auto domid = static_cast<domid_t>(args.arg[3]);
   if (domid != DOMID_SELF && domid != vcpu.domain().id()) return xen::error(XEN_ESRCH);
-  auto memory = vcpu.guest_memory();
-  uint32_t done = 0;
-  if ((count & kPreempted) != 0) {
-    count &= ~kPreempted;
-    if (pdone != 0) done = memory.read<uint32_t>(pdone).value_or(0);
-  }
-  long rc = 0;
-  uint32_t i = 0;
-  for (; i < count && i < kBatchPerPass; ++i) {
-    auto op = memory.read<mmuext_op>(ops + i * sizeof(mmuext_op));
-    if (!op) {
-      rc = xen::error(XEN_EFAULT);
-      break;
-    }
-    if ((rc = one_op(vcpu, *op, args.nr)) != 0) break;
-  }
-  done += i;
-  if (pdone != 0 && !memory.write<uint32_t>(pdone, done)) return xen::error(XEN_EFAULT);
-  if (rc == 0 && i < count)
-    return continue_hypercall(
-        vcpu, args, {ops + i * sizeof(mmuext_op), (count - i) | kPreempted, pdone, args.arg[3], 0});
-  return rc;
+  return run_batch<mmuext_op>(vcpu, args, kBatchPerPass, [&](vmm::Vcpu& v, const mmuext_op& op) {
+    return one_op(v, op, args.nr);
+  });
 }
 
 }  // namespace xpv::hv
