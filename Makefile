@@ -29,6 +29,7 @@ run-linux: build
 
 test: build
 	bash scripts/fetch-debian-kernel.sh $(BUILD)/debian
+	bash scripts/build-initramfs.sh $(BUILD)/debian boottest
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: build

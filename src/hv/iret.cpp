@@ -15,13 +15,42 @@ namespace {
 
 using namespace x86;
 
-// The selectors a return may load: Xen's flat ring-3 ones (a guest GDT
-// arrives with set_gdt). The CPU would refuse anything else in iretq.
-bool valid_code_selector(uint64_t cs) {
-  return cs == FLAT_RING3_CS64 || cs == FLAT_RING3_CS32;
+constexpr uint64_t kPresent = 1ULL << 47, kDpl3 = 3ULL << 45, kCodeOrData = 1ULL << 44,
+                   kCode = 1ULL << 43, kWritable = 1ULL << 41;
+
+// The descriptor a GDT selector names: Xen's reserved flat ones, or the
+// guest's own from the frames it gave set_gdt (validated when they were
+// typed). The LDT is not supported yet.
+std::optional<uint64_t> gdt_descriptor(vmm::Vcpu& vcpu, uint64_t selector) {
+  if ((selector & 4) != 0) return std::nullopt;
+  switch (selector | 3) {
+    case FLAT_RING3_CS64:
+      return descriptor::kCode64Ring3;
+    case FLAT_RING3_CS32:
+      return descriptor::kCode32Ring3;
+    case FLAT_RING3_SS64:
+      return descriptor::kData32Ring3;
+    default:
+      break;
+  }
+  uint64_t index = (selector & 0xffff) >> 3;
+  auto& frames = vcpu.gdt_frames();
+  if (index == 0 || index / 512 >= frames.size()) return std::nullopt;
+  return vcpu.domain().ram().load_entry(frames[index / 512], static_cast<unsigned>(index % 512));
 }
-bool valid_stack_selector(uint64_t ss) {
-  return ss == FLAT_RING3_SS64;
+
+// What iretq accepts at CPL3: a present DPL-3 code segment for CS, a
+// present DPL-3 writable data segment for SS.
+bool valid_code_selector(vmm::Vcpu& vcpu, uint64_t cs) {
+  constexpr uint64_t kMask = kPresent | kDpl3 | kCodeOrData | kCode;
+  auto d = gdt_descriptor(vcpu, cs);
+  return d && (*d & kMask) == kMask;
+}
+
+bool valid_stack_selector(vmm::Vcpu& vcpu, uint64_t ss) {
+  constexpr uint64_t kMask = kPresent | kDpl3 | kCodeOrData | kCode | kWritable;
+  auto d = gdt_descriptor(vcpu, ss);
+  return d && (*d & kMask) == (kPresent | kDpl3 | kCodeOrData | kWritable);
 }
 
 }  // namespace
@@ -32,24 +61,22 @@ long do_iret(vmm::Vcpu& vcpu, const HypercallArgs& args) {
     vcpu.crash("iret: the frame at " + std::to_string(vcpu.frame().rsp) + " is unreadable");
     return 0;
   }
-  if ((saved->cs & 3) == 3) {  // back to guest user mode
-    if (vcpu.user_root_mfn() == 0) {
-      vcpu.crash("iret: switching to user mode with no user page tables");
-      return 0;
-    }
+  bool to_user = (saved->cs & 3) == 3;  // kernel frames carry RPL 0 (0xe030)
+  if (to_user && vcpu.user_root_mfn() == 0) {
+    vcpu.crash("iret: switching to user mode with no user page tables");
+    return 0;
   }
   // Selectors are 16 bits: a bounce frame's CS carries the saved upcall
   // mask above them, and Linux returns that frame as it got it.
   uint64_t cs = (saved->cs & 0xffff) | 3, ss = (saved->ss & 0xffff) | 3;
-  if (!is_canonical(saved->rip) || !is_canonical(saved->rsp) || !valid_code_selector(cs) ||
-      !valid_stack_selector(ss)) {
+  bool cs_ok = valid_code_selector(vcpu, cs), ss_ok = valid_stack_selector(vcpu, ss);
+  if (!is_canonical(saved->rip) || !is_canonical(saved->rsp) || !cs_ok || !ss_ok) {
     // The return itself faults, as Xen's iretq would: #GP from the call site.
-    uint64_t selector = !valid_code_selector(cs)    ? (cs & 0xfffc)
-                        : !valid_stack_selector(ss) ? (ss & 0xfffc)
-                                                    : 0;
+    uint64_t selector = !cs_ok ? (cs & 0xfffc) : !ss_ok ? (ss & 0xfffc) : 0;
     deliver_exception(vcpu, {vector::kGeneralProtection, true, selector, 0});
     return static_cast<long>(vcpu.regs().rax);
   }
+  if (to_user) vcpu.switch_to_user_mode();
   kvm_regs& r = vcpu.regs();
   if ((saved->flags & VGCF_in_syscall) == 0) {
     r.rcx = saved->rcx;

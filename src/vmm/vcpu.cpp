@@ -151,7 +151,7 @@ void Vcpu::block() {
 // assist, XEN_RUNSTATE_UPDATE marks the write in progress.
 void Vcpu::publish_runstate() {
   if (runstate_.area_va == 0) return;
-  auto memory = guest_memory();
+  auto memory = kernel_memory();
   bool flag = (domain_.vm_assist().load() & (1ULL << VMASST_TYPE_runstate_update_flag)) != 0;
   vcpu_runstate_info_t info = runstate_.info;
   uint64_t entry_va = runstate_.area_va + offsetof(vcpu_runstate_info_t, state_entry_time);
@@ -325,7 +325,13 @@ void Vcpu::return_to_guest() {
   fd_.mark_regs_dirty();
 }
 
+// Through the page tables of the mode the vCPU is in, as the guest itself
+// would see its memory.
 mm::GuestVirtualMemory Vcpu::guest_memory() const {
+  return mm::GuestVirtualMemory(domain_.ram(), kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_);
+}
+
+mm::GuestVirtualMemory Vcpu::kernel_memory() const {
   return mm::GuestVirtualMemory(domain_.ram(), kernel_root_mfn_);
 }
 

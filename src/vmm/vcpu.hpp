@@ -73,7 +73,8 @@ class Vcpu {
   kvm_regs& regs() { return fd_.regs(); }  // guest GPRs; rip/rsp/rflags live in frame()
   GuestFrame& frame() { return frame_; }
   bool in_kernel_mode() const { return kernel_mode_; }
-  mm::GuestVirtualMemory guest_memory() const;  // through the current root
+  mm::GuestVirtualMemory guest_memory() const;   // through the current mode's root
+  mm::GuestVirtualMemory kernel_memory() const;  // through the kernel's root
   std::array<trap_info_t, 256>& trap_table() { return trap_table_; }
   // Callbacks by CALLBACKTYPE_* (event, failsafe, syscall, syscall32, sysenter, nmi).
   std::array<Callback, 8>& callbacks() { return callbacks_; }

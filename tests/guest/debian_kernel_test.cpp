@@ -37,6 +37,23 @@ TEST(DebianKernel, BootsThroughItsXenMilestonesOnHvc0) {
   }
 }
 
+// With the project's boot-test initramfs (scripts/build-initramfs.sh),
+// Linux runs its /init in user mode: user processes, system calls, the
+// kernel's own xen-blkfront and xen-netfront modules.
+TEST(DebianKernel, RunsUserSpaceFromTheInitramfs) {
+  if (!require_kvm()) return;
+  std::string initramfs = build_path("debian/initramfs-boottest.cpio.gz");
+  ASSERT_TRUE(std::filesystem::exists(initramfs))
+      << "run scripts/build-initramfs.sh " << build_path("debian") << " boottest (make test does)";
+  XpvRun run = run_xpv({"run", "--kernel", debian_kernel(), "--ramdisk", initramfs, "--cmdline",
+                        "console=hvc0 quiet"},
+                       120);
+  for (const char* marker :
+       {"XPV-TEST: uname-r 6.1.0-", "XPV-TEST: cpus 1", "XPV-TEST: memtotal-kib ",
+        "XPV-TEST: insmod xen-blkfront ok", "XPV-TEST: insmod xen-netfront ok"})
+    EXPECT_NE(run.out.find(marker), std::string::npos) << "missing: " << marker << "\n" << run.out;
+}
+
 TEST(DebianKernel, IsRefusedWhenMemoryCannotHoldIt) {
   if (!require_kvm()) return;
   ASSERT_TRUE(std::filesystem::exists(debian_kernel()));
