@@ -144,20 +144,27 @@ void PageTypes::put_type_locked(uint64_t mfn) {
 
 long PageTypes::validate_table(uint64_t mfn, unsigned level) {
   uint64_t* entries = table(mfn);
+  bool changed_present = false;
   for (unsigned i = 0; i < 512; ++i) {
     if (!is_guest_slot(level, i)) {
       entries[i] = 0;  // the hole is xpv's: nothing the guest put there survives
       continue;
     }
-    uint64_t entry = __atomic_load_n(&entries[i], __ATOMIC_RELAXED);
+    uint64_t original = __atomic_load_n(&entries[i], __ATOMIC_RELAXED);
+    uint64_t entry = original;
     if (long r = get_entry_refs(entry, level, mfn); r != 0) {
       release_table(mfn, level, i);
       return r;
     }
-    __atomic_store_n(&entries[i], entry, __ATOMIC_RELAXED);
+    if (entry != original) {
+      __atomic_store_n(&entries[i], entry, __ATOMIC_RELAXED);
+      if (present(original)) changed_present = true;
+    }
   }
   if (level == 4) install_hole_(entries);
-  table_written();
+  // A translation cached from an entry that was present may now be wrong;
+  // entries that were not present cannot have been cached.
+  if (changed_present || level == 4) table_written();
   return 0;
 }
 
@@ -265,8 +272,8 @@ long PageTypes::update_entry(uint64_t table_mfn, unsigned index, uint64_t entry,
     // An ordinary frame: the guest could store there itself, unless the
     // frame has a type that forbids writing.
     if (info.type_count > 0 && info.type == PageType::kSegDesc) return kInvalid;
-    __atomic_store_n(slot, entry, __ATOMIC_RELAXED);
-    table_written();
+    uint64_t old = __atomic_exchange_n(slot, entry, __ATOMIC_RELAXED);
+    if (present(old)) table_written();
     return 0;
   }
   if (!is_guest_slot(level, index)) return kInvalid;
@@ -279,7 +286,7 @@ long PageTypes::update_entry(uint64_t table_mfn, unsigned index, uint64_t entry,
   } while (
       !__atomic_compare_exchange_n(slot, &old, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
   put_entry_refs(old, level, table_mfn);
-  table_written();
+  if (present(old)) table_written();
   return 0;
 }
 
@@ -296,7 +303,8 @@ long PageTypes::cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expec
   if (level == 0) {
     if (info.type_count > 0 && info.type == PageType::kSegDesc) return kInvalid;
     if (__atomic_compare_exchange_n(slot, actual, desired, false, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_RELAXED))
+                                    __ATOMIC_RELAXED) &&
+        present(expected))
       table_written();
     return 0;
   }
@@ -305,7 +313,7 @@ long PageTypes::cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expec
   if (__atomic_compare_exchange_n(slot, actual, desired, false, __ATOMIC_SEQ_CST,
                                   __ATOMIC_RELAXED)) {
     put_entry_refs(expected, level, table_mfn);
-    table_written();
+    if (present(expected)) table_written();
   } else
     put_entry_refs(desired, level, table_mfn);  // never written: undo its references
   return 0;
