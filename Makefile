@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: all deps build run run-linux test bench format clean
+.PHONY: all deps build run run-hello test bench format clean
 
 all: build
 
@@ -15,17 +15,18 @@ $(BUILD)/build.ninja: CMakeLists.txt | deps
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Boots the default guest on the console.
+# Boots the default guest: Debian's stock kernel with the project's busybox
+# initramfs, to a shell on this terminal (hvc0). `poweroff -f` ends it;
+# Ctrl-] leaves at once.
 run: build
-	$(BUILD)/xpv run --kernel $(BUILD)/guests/hello
-
-# Debian's stock kernel with the project's busybox initramfs (work in
-# progress: it boots to its first user process today).
-run-linux: build
 	bash scripts/fetch-debian-kernel.sh $(BUILD)/debian
 	bash scripts/build-initramfs.sh $(BUILD)/debian shell
 	$(BUILD)/xpv run --kernel $(BUILD)/debian/vmlinuz \
-	  --ramdisk $(BUILD)/debian/initramfs-shell.cpio.gz --cmdline 'console=hvc0'
+	  --ramdisk $(BUILD)/debian/initramfs-shell.cpio.gz --cmdline 'console=hvc0 quiet'
+
+# The smallest guest: prints a greeting and powers off.
+run-hello: build
+	$(BUILD)/xpv run --kernel $(BUILD)/guests/hello
 
 test: build
 	bash scripts/fetch-debian-kernel.sh $(BUILD)/debian

@@ -5,9 +5,11 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "backends/console/console_backend.hpp"
+#include "backends/console/terminal.hpp"
 #include "xen/abi.hpp"
 
 namespace xpv::vmm {
@@ -24,20 +26,21 @@ class ConsoleService {
 
   // Drains the guest's output now (it also happens on every send).
   void poll();
-  // Forwards stdin to the guest until stop().
-  void start_input(int fd);
   void stop_input();
 
   backends::console::ConsoleCounters counters() const { return backend_.counters(); }
 
  private:
   void on_guest_send();
+  void start_input();
   void read_input(int fd);
 
   Domain& domain_;
   evtchn_port_t port_;
   backends::console::ConsoleBackend backend_;
   std::atomic<bool> stopping_{false};
+  std::once_flag input_started_;
+  std::unique_ptr<cli::RawTerminal> terminal_;
   std::thread input_thread_;
 };
 
