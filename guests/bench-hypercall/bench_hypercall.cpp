@@ -9,7 +9,8 @@ namespace {
 
 uint64_t parse_count(const char* text) {
   uint64_t n = 0;
-  for (; *text >= '0' && *text <= '9'; ++text) n = n * 10 + static_cast<uint64_t>(*text - '0');
+  for (; *text >= '0' && *text <= '9'; ++text)
+    n = n * 10 + static_cast<uint64_t>(*text - '0');
   return n;
 }
 

@@ -33,9 +33,9 @@ constexpr PageType table_type(unsigned level) {
 
 struct PageInfo {
   PageType type = PageType::kNone;
-  uint32_t type_count = 0;  // references that need `type`
-  uint32_t mappings = 0;    // present L1 entries mapping the frame (any access)
-  uint32_t external = 0;    // type references held outside tables (roots, GDTs)
+  uint32_t type_count = 0;      // references that need `type`
+  uint32_t mappings = 0;        // present L1 entries mapping the frame (any access)
+  uint32_t external = 0;        // type references held outside tables (roots, GDTs)
   uint32_t linear_entries = 0;  // entries of this table mapping another of its level
   uint32_t linear_uses = 0;     // entries of other tables mapping this one at its level
   bool pinned = false;

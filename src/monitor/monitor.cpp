@@ -189,7 +189,8 @@ void Monitor::map(uint64_t root_l3_mfn, uint64_t va, uint64_t mfn, uint64_t leaf
 // them is replaced, and the unused ones are left empty (Xen's
 // init_xen_l4_slots).
 void Monitor::install_hole_entries(std::span<uint64_t, 512> l4) const {
-  for (unsigned slot = kFirstHoleSlot; slot <= kLastHoleSlot; ++slot) l4[slot] = 0;
+  for (unsigned slot = kFirstHoleSlot; slot <= kLastHoleSlot; ++slot)
+    l4[slot] = 0;
   l4[kMonitorSlot] = (monitor_l3_mfn_ << 12) | kMonitorTable;
   l4[kM2pSlot] = (m2p_l3_mfn_ << 12) | kGuestReadableTable;
 }
