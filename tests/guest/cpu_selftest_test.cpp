@@ -4,8 +4,6 @@
 // M failed"), and boot it in the modes where xpv must crash the domain.
 #include <gtest/gtest.h>
 
-#include <regex>
-#include <sstream>
 #include <string>
 
 #include "guest/run_xpv.hpp"
@@ -13,41 +11,10 @@
 namespace xpv::test {
 namespace {
 
-struct Verdict {
-  bool found = false;
-  int passed = 0;
-  int failed = 0;
-};
-
-Verdict read_verdict(const std::string& out) {
-  static const std::regex kSummary(R"((\d+) passed, (\d+) failed)");
-  std::smatch match;
-  if (!std::regex_search(out, match, kSummary)) return {};
-  return {true, std::stoi(match[1]), std::stoi(match[2])};
-}
-
 XpvRun run_selftest(const std::string& cmdline) {
   std::vector<std::string> args = {"run", "--kernel", build_path("guests/cpu-selftest")};
   if (!cmdline.empty()) args.insert(args.end(), {"--cmdline", cmdline});
   return run_xpv(args, 60);
-}
-
-// The guest's "[ FAIL ]" lines and the indented details before them.
-std::string failures(const std::string& out) {
-  std::istringstream lines(out);
-  std::string line, result;
-  while (std::getline(lines, line)) {
-    if (line.starts_with("[ FAIL ]") || line.starts_with("  ")) result += line + "\n";
-  }
-  return result;
-}
-
-void expect_all_pass(const XpvRun& run) {
-  Verdict verdict = read_verdict(run.out);
-  ASSERT_TRUE(verdict.found) << "no summary line\nstdout:\n" << run.out << "\nstderr:\n" << run.err;
-  EXPECT_GT(verdict.passed, 0) << run.out;
-  EXPECT_EQ(verdict.failed, 0) << failures(run.out);
-  EXPECT_EQ(run.exit_status, 0) << run.err;
 }
 
 void expect_crash(const XpvRun& run, const std::string& reason) {

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <regex>
+#include <sstream>
 
 namespace xpv::test {
 
@@ -88,6 +90,30 @@ XpvRun run_xpv(const std::vector<std::string>& args, int timeout_seconds,
   ::close(err[0]);
   result.exit_status = (!killed && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+Verdict read_verdict(const std::string& out) {
+  static const std::regex kSummary(R"((\d+) passed, (\d+) failed)");
+  std::smatch match;
+  if (!std::regex_search(out, match, kSummary)) return {};
+  return {true, std::stoi(match[1]), std::stoi(match[2])};
+}
+
+std::string failures(const std::string& out) {
+  std::istringstream lines(out);
+  std::string line, result;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("[ FAIL ]") || line.starts_with("  ")) result += line + "\n";
+  }
+  return result;
+}
+
+void expect_all_pass(const XpvRun& run, int min_passed) {
+  Verdict verdict = read_verdict(run.out);
+  ASSERT_TRUE(verdict.found) << "no summary line\nstdout:\n" << run.out << "\nstderr:\n" << run.err;
+  EXPECT_GE(verdict.passed, min_passed) << run.out;
+  EXPECT_EQ(verdict.failed, 0) << failures(run.out);
+  EXPECT_EQ(run.exit_status, 0) << run.err;
 }
 
 }  // namespace xpv::test

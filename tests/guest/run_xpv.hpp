@@ -23,4 +23,20 @@ std::string build_path(const std::string& relative);  // under the CMake build t
 // Fails the current test when /dev/kvm cannot be opened.
 bool require_kvm();
 
+// A test guest's verdict: its `N passed, M failed` summary line
+// (guests/runtime/test.hpp).
+struct Verdict {
+  bool found = false;
+  int passed = 0;
+  int failed = 0;
+};
+Verdict read_verdict(const std::string& out);
+
+// The guest's "[ FAIL ]" lines and the indented details before them.
+std::string failures(const std::string& out);
+
+// The guest printed its summary with at least `min_passed` passes and no
+// failure, and powered off.
+void expect_all_pass(const XpvRun& run, int min_passed = 1);
+
 }  // namespace xpv::test
