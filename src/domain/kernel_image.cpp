@@ -171,12 +171,6 @@ std::vector<uint8_t> read_kernel_file(const std::string& path) {
 
 }  // namespace
 
-std::string to_hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%" PRIx64, value);
-  return text;
-}
-
 void KernelImage::copy_to(std::span<uint8_t> dest) const {
   if (dest.size() < loaded_size()) {
     throw xpv::Error("kernel copy: destination of " + to_hex(dest.size()) +

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/hex.hpp"
 
 namespace xpv::domain {
 
@@ -71,7 +72,6 @@ inline constexpr uint64_t kMaxKernelBytes = uint64_t{1} << 30;
 inline constexpr uint64_t kMaxKernelFileBytes = uint64_t{256} << 20;
 
 // "0x1f": how the loader's messages print addresses and sizes.
-std::string to_hex(uint64_t value);
 
 // Loads an ELF or bzImage from memory. Refuses a kernel whose required Xen features are not all
 // in `features_xpv_provides`.

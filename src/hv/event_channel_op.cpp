@@ -10,10 +10,6 @@ namespace xpv::hv {
 
 namespace {
 
-bool is_self(vmm::Domain& d, domid_t id) {
-  return id == DOMID_SELF || id == d.id();
-}
-
 // Reads T, runs `op` on it, and writes T back when `op` succeeded and the
 // sub-op returns data.
 template <typename T, typename Op>
@@ -44,7 +40,7 @@ long do_event_channel_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   switch (cmd) {
     case EVTCHNOP_alloc_unbound:
       return with_argument<evtchn_alloc_unbound_t>(vcpu, va, true, [&](auto& a) {
-        if (!is_self(d, a.dom)) return xen::error(XEN_EPERM);
+        if (!d.is_self(a.dom)) return xen::error(XEN_EPERM);
         return port_result(a, ec.alloc_unbound(a.remote_dom));
       });
     case EVTCHNOP_bind_interdomain:
@@ -74,12 +70,12 @@ long do_event_channel_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
           vcpu, va, false, [&](auto& a) { return ec.bind_vcpu(a.port, a.vcpu); });
     case EVTCHNOP_status:
       return with_argument<evtchn_status_t>(vcpu, va, true, [&](auto& a) {
-        if (!is_self(d, a.dom)) return xen::error(XEN_ESRCH);
+        if (!d.is_self(a.dom)) return xen::error(XEN_ESRCH);
         return ec.status(a.port, a);
       });
     case EVTCHNOP_reset:
       return with_argument<evtchn_reset_t>(vcpu, va, false, [&](auto& a) {
-        if (!is_self(d, a.dom)) return xen::error(XEN_ESRCH);
+        if (!d.is_self(a.dom)) return xen::error(XEN_ESRCH);
         ec.reset();
         return 0L;
       });

@@ -68,7 +68,7 @@ long EventChannels::alloc_unbound(domid_t remote) {
 // domain offered to it.
 long EventChannels::bind_interdomain(domid_t remote, evtchn_port_t remote_port) {
   std::lock_guard lock(mutex_);
-  if (remote != DOMID_SELF && remote != domain_.id()) return xen::error(XEN_ESRCH);
+  if (!domain_.is_self(remote)) return xen::error(XEN_ESRCH);
   if (!valid(remote_port)) return kInvalid;
   Port& peer = ports_[remote_port];
   if (peer.state != State::kUnbound || peer.remote_domain != domain_.id() || peer.host_peer)

@@ -22,14 +22,10 @@ constexpr uint32_t kE820Ram = 1;
 constexpr unsigned kMemopExtentShift = 6;
 constexpr uint64_t kMemopCmdMask = (1ULL << kMemopExtentShift) - 1;
 
-bool is_self(vmm::Domain& domain, domid_t id) {
-  return id == DOMID_SELF || id == domain.id();
-}
-
 long reservation(vmm::Vcpu& vcpu, uint64_t arg, bool maximum) {
   auto id = vcpu.guest_memory().read<domid_t>(arg);
   if (!id) return xen::error(XEN_EFAULT);
-  if (!is_self(vcpu.domain(), *id)) return xen::error(XEN_ESRCH);
+  if (!vcpu.domain().is_self(*id)) return xen::error(XEN_ESRCH);
   return static_cast<long>(maximum ? vcpu.domain().max_pages() : vcpu.domain().nr_pages());
 }
 

@@ -16,11 +16,6 @@ using namespace x86;
 
 constexpr uint32_t kBatchPerPass = 1024;
 
-bool is_self(vmm::Domain& domain, uint64_t domid) {
-  auto id = static_cast<domid_t>(domid);
-  return id == DOMID_SELF || id == domain.id();
-}
-
 long apply_one(vmm::Vcpu& vcpu, const mmu_update_t& req) {
   vmm::Domain& d = vcpu.domain();
   uint64_t mfn = req.ptr >> 12;
@@ -58,7 +53,7 @@ std::optional<std::pair<uint64_t, unsigned>> find_l1_entry(vmm::Vcpu& vcpu, uint
 }  // namespace
 
 long do_mmu_update(vmm::Vcpu& vcpu, const HypercallArgs& args) {
-  if (!is_self(vcpu.domain(), args.arg[3])) return xen::error(XEN_ESRCH);
+  if (!vcpu.domain().is_self(static_cast<domid_t>(args.arg[3]))) return xen::error(XEN_ESRCH);
   return run_batch<mmu_update_t>(vcpu, args, kBatchPerPass, apply_one);
 }
 

@@ -90,8 +90,7 @@ long one_op(vmm::Vcpu& vcpu, const mmuext_op& op, uint64_t nr) {
 }  // namespace
 
 long do_mmuext_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
-  auto domid = static_cast<domid_t>(args.arg[3]);
-  if (domid != DOMID_SELF && domid != vcpu.domain().id()) return xen::error(XEN_ESRCH);
+  if (!vcpu.domain().is_self(static_cast<domid_t>(args.arg[3]))) return xen::error(XEN_ESRCH);
   return run_batch<mmuext_op>(vcpu, args, kBatchPerPass, [&](vmm::Vcpu& v, const mmuext_op& op) {
     return one_op(v, op, args.nr);
   });

@@ -79,7 +79,7 @@ long pirq_mapping(vmm::Vcpu& vcpu, uint64_t arg) {
   auto request = vcpu.guest_memory().read<Request>(arg);
   if (!request) return xen::error(XEN_EFAULT);
   domid_t domid = request->domid;
-  bool exists = domid == DOMID_SELF || domid == vcpu.domain().id() || domid == 0;
+  bool exists = vcpu.domain().is_self(domid) || domid == 0;
   return xen::error(exists ? XEN_EPERM : XEN_ESRCH);
 }
 

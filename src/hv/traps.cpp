@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 
+#include "base/hex.hpp"
 #include "base/x86.hpp"
 #include "monitor/layout.hpp"
 #include "vmm/vcpu.hpp"
@@ -12,12 +13,6 @@ namespace xpv::hv {
 namespace {
 
 using namespace x86;
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // The saved CS carries the upcall mask in bits 32-39; its RPL is cleared
 // when the guest was in kernel mode, which is how a PV kernel's
@@ -83,7 +78,7 @@ void deliver_syscall(vmm::Vcpu& vcpu) {
   vcpu.frame().ss = FLAT_RING3_SS64;
   vcpu.frame().rflags &= ~rflags::kDf;
   if (!bounce_to_guest(vcpu, cb.address, cb.mask_events, nullptr))
-    vcpu.crash("cannot deliver a system call: bad guest kernel stack " + hex(vcpu.kernel_sp));
+    vcpu.crash("cannot deliver a system call: bad guest kernel stack " + to_hex(vcpu.kernel_sp));
 }
 
 namespace {
@@ -125,13 +120,13 @@ bool deliver_int_from_invalid_opcode(vmm::Vcpu& vcpu) {
 void deliver_exception(vmm::Vcpu& vcpu, const Exception& e) {
   const trap_info_t& ti = vcpu.trap_table()[e.vector];
   std::string name = std::string(vector::mnemonic(e.vector));
-  if (e.has_error_code) name += "(" + hex(e.error_code) + ")";
-  if (e.vector == vector::kPageFault) name += " at " + hex(e.cr2);
+  if (e.has_error_code) name += "(" + to_hex(e.error_code) + ")";
+  if (e.vector == vector::kPageFault) name += " at " + to_hex(e.cr2);
   if (ti.address == 0) return vcpu.crash("unhandled " + name + ": the guest has no handler for it");
   if (e.vector == vector::kPageFault) vcpu.vcpu_info().arch.cr2 = e.cr2;
   if (!bounce_to_guest(vcpu, ti.address, TI_GET_IF(&ti) != 0,
                        e.has_error_code ? &e.error_code : nullptr))
-    vcpu.crash("cannot deliver " + name + ": bad guest kernel stack " + hex(vcpu.frame().rsp));
+    vcpu.crash("cannot deliver " + name + ": bad guest kernel stack " + to_hex(vcpu.frame().rsp));
 }
 
 }  // namespace xpv::hv

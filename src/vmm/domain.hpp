@@ -49,6 +49,8 @@ class Domain {
 
   const DomainConfig& config() const { return config_; }
   domid_t id() const { return 1; }  // xpv runs one domU per process for now
+  // Whether a hypercall's domain argument names this domain.
+  bool is_self(domid_t domid) const { return domid == DOMID_SELF || domid == id(); }
   const std::array<uint8_t, 16>& handle() const { return handle_; }
   const kvm::KvmSystem& kvm() const { return vm_.system(); }
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "base/hex.hpp"
 #include "base/x86.hpp"
 #include "hv/cpuid_policy.hpp"
 #include "hv/emulate_invalid_op.hpp"
@@ -26,12 +27,6 @@ using namespace x86;
 
 constexpr size_t kRecentHypercalls = 16;
 constexpr size_t kIretFrameQwords = 5;
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Flags a PV guest may hold in hardware. IF is always on (the guest's
 // virtual IF is its upcall mask); IOPL, NT and VM never reach the CPU.
@@ -198,7 +193,7 @@ void Vcpu::handle_exit() {
   switch (r.exit_reason) {
     case KVM_EXIT_IO:
       if (r.io.direction == KVM_EXIT_IO_OUT) return handle_monitor_entry();
-      return crash("port input from the monitor at " + hex(regs().rip));
+      return crash("port input from the monitor at " + to_hex(regs().rip));
     case KVM_EXIT_IRQ_WINDOW_OPEN:
       fd_.run_state().request_interrupt_window = 0;
       return enter_monitor_soon();
@@ -208,7 +203,7 @@ void Vcpu::handle_exit() {
       return crash("KVM internal error, suberror " + std::to_string(r.internal.suberror));
     case KVM_EXIT_FAIL_ENTRY:
       return crash("KVM could not enter the guest, reason " +
-                   hex(r.fail_entry.hardware_entry_failure_reason));
+                   to_hex(r.fail_entry.hardware_entry_failure_reason));
     default:
       return crash("unexpected KVM exit " + std::to_string(r.exit_reason));
   }
@@ -237,7 +232,7 @@ void Vcpu::handle_monitor_entry() {
     case monitor::EntryKind::kSysenter:
       return crash("32-bit syscall/sysenter: xpv runs 64-bit PV guests only");
     case monitor::EntryKind::kUnknown:
-      return crash("vCPU left the monitor at unexpected address " + hex(regs().rip));
+      return crash("vCPU left the monitor at unexpected address " + to_hex(regs().rip));
   }
   if (!domain_.ending()) return_to_guest();
 }
@@ -251,7 +246,7 @@ bool Vcpu::capture_exception_frame(unsigned vector, uint64_t& error_code) {
   auto stack = domain_.monitor().stack_slice(id_, expected_rsp, qwords);
   if (regs().rsp != expected_rsp || stack.empty()) {
     crash(std::string("nested ") + vector::mnemonic(vector) + " inside the monitor (rsp " +
-          hex(regs().rsp) + ")");
+          to_hex(regs().rsp) + ")");
     return false;
   }
   error_code = qwords > kIretFrameQwords ? stack[0] : 0;
@@ -261,7 +256,8 @@ bool Vcpu::capture_exception_frame(unsigned vector, uint64_t& error_code) {
   regs().rsp = frame_.rsp;
   regs().rflags = frame_.rflags;
   if ((frame_.cs & 3) != 3) {
-    crash(std::string(vector::mnemonic(vector)) + " in the monitor (ring 0) at " + hex(frame_.rip));
+    crash(std::string(vector::mnemonic(vector)) + " in the monitor (ring 0) at " +
+          to_hex(frame_.rip));
     return false;
   }
   return true;
@@ -311,7 +307,8 @@ void Vcpu::return_to_guest() {
   if (!deliver_pending_event()) return;
   if (!is_canonical(frame_.rip) || !is_canonical(frame_.rsp) || (frame_.cs & 3) != 3 ||
       (frame_.ss & 3) != 3)
-    return crash("invalid return context: rip " + hex(frame_.rip) + " rsp " + hex(frame_.rsp));
+    return crash("invalid return context: rip " + to_hex(frame_.rip) + " rsp " +
+                 to_hex(frame_.rsp));
   uint64_t frame_va = domain_.monitor().stack_top_va(id_) - kIretFrameQwords * 8;
   auto slot = domain_.monitor().stack_slice(id_, frame_va, kIretFrameQwords);
   slot[0] = frame_.rip;
