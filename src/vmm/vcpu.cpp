@@ -336,13 +336,15 @@ mm::GuestVirtualMemory Vcpu::kernel_memory() const {
 // guest mapping be global (mm/page_types.cpp).
 void Vcpu::flush_tlb_if_requested() {
   if (!tlb_flush_pending_.exchange(false)) return;
-  kvm_sregs s = fd_.get_sregs();
-  fd_.set_sregs(s);
+  load_root(kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_);
 }
 
 void Vcpu::set_kernel_root(uint64_t mfn) {
   kernel_root_mfn_ = mfn;
-  if (!kernel_mode_) return;
+  if (kernel_mode_) load_root(mfn);
+}
+
+void Vcpu::load_root(uint64_t mfn) {
   kvm_sregs s = fd_.get_sregs();
   s.cr3 = mfn << 12;
   fd_.set_sregs(s);
@@ -350,20 +352,10 @@ void Vcpu::set_kernel_root(uint64_t mfn) {
 
 // Loading CR3 also drops the other mode's translations: no guest mapping
 // is global, so kernel pages never stay reachable from user mode.
-void Vcpu::switch_to_user_mode() {
-  kernel_mode_ = false;
-  kvm_sregs s = fd_.get_sregs();
-  s.cr3 = user_root_mfn_ << 12;
-  fd_.set_sregs(s);
-  fd_.set_msr(msr::kGsBase, gs_base_user_);
-}
-
-void Vcpu::switch_to_kernel_mode() {
-  kernel_mode_ = true;
-  kvm_sregs s = fd_.get_sregs();
-  s.cr3 = kernel_root_mfn_ << 12;
-  fd_.set_sregs(s);
-  fd_.set_msr(msr::kGsBase, gs_base_kernel_);
+void Vcpu::enter_mode(bool kernel) {
+  kernel_mode_ = kernel;
+  load_root(kernel ? kernel_root_mfn_ : user_root_mfn_);
+  fd_.set_msr(msr::kGsBase, kernel ? gs_base_kernel_ : gs_base_user_);
 }
 
 void Vcpu::set_kernel_gs_base(uint64_t base) {

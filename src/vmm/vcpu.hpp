@@ -107,8 +107,8 @@ class Vcpu {
   void set_kernel_root(uint64_t mfn);
   // Xen's toggle_guest_mode: the other page-table root and GS base. Both
   // modes run at CPL3; only this software state tells them apart.
-  void switch_to_user_mode();
-  void switch_to_kernel_mode();
+  void switch_to_user_mode() { enter_mode(false); }
+  void switch_to_kernel_mode() { enter_mode(true); }
   void set_user_root(uint64_t mfn) { user_root_mfn_ = mfn; }
   // Flushes this vCPU's TLB before it next runs guest code (any thread).
   void request_tlb_flush() { tlb_flush_pending_.store(true); }
@@ -171,6 +171,8 @@ class Vcpu {
   std::atomic<bool> tlb_flush_pending_{false};
   std::vector<uint64_t> gdt_frames_;
   void flush_tlb_if_requested();
+  void load_root(uint64_t mfn);
+  void enter_mode(bool kernel);
 };
 
 }  // namespace xpv::vmm
