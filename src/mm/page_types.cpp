@@ -35,21 +35,6 @@ bool writable(uint64_t entry) {
   return (entry & pte::kWritable) != 0;
 }
 
-unsigned level_of(PageType type) {
-  switch (type) {
-    case PageType::kL1:
-      return 1;
-    case PageType::kL2:
-      return 2;
-    case PageType::kL3:
-      return 3;
-    case PageType::kL4:
-      return 4;
-    default:
-      return 0;
-  }
-}
-
 }  // namespace
 
 const char* page_type_name(PageType type) {

@@ -24,6 +24,21 @@ namespace xpv::mm {
 
 enum class PageType : uint8_t { kNone, kWritable, kL1, kL2, kL3, kL4, kSegDesc };
 const char* page_type_name(PageType type);
+// The page-table level of a type, 0 for types that are not page tables.
+constexpr unsigned level_of(PageType type) {
+  switch (type) {
+    case PageType::kL1:
+      return 1;
+    case PageType::kL2:
+      return 2;
+    case PageType::kL3:
+      return 3;
+    case PageType::kL4:
+      return 4;
+    default:
+      return 0;
+  }
+}
 constexpr PageType table_type(unsigned level) {
   return level == 1   ? PageType::kL1
          : level == 2 ? PageType::kL2

@@ -115,6 +115,7 @@ void Domain::start_clock() {
 // from them (there is no narrower way to tell it that host code wrote a
 // guest page table). The contents of memory are untouched.
 void Domain::resync_shadow_page_tables() {
+  if (!page_tables_written_.load()) return;  // every KVM_RUN asks: no lock when clean
   std::lock_guard lock(resync_mutex_);
   if (!page_tables_written_.exchange(false)) return;
   vm_.unmap_memory(kRamSlot, monitor::kRamBaseMfn << 12);

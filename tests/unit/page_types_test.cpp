@@ -66,20 +66,6 @@ constexpr uint64_t target_of(uint64_t e) {
 constexpr bool in_hole(unsigned slot) {
   return slot >= monitor::kFirstHoleSlot && slot <= monitor::kLastHoleSlot;
 }
-unsigned level_of(PageType type) {
-  switch (type) {
-    case PageType::kL1:
-      return 1;
-    case PageType::kL2:
-      return 2;
-    case PageType::kL3:
-      return 3;
-    case PageType::kL4:
-      return 4;
-    default:
-      return 0;
-  }
-}
 
 void install_test_hole(uint64_t* l4) {
   l4[monitor::kMonitorSlot] = kMonitorEntry;
