@@ -44,24 +44,26 @@ EventChannels::EventChannels(vmm::Domain& domain)
     v.fill(0);
 }
 
-long EventChannels::allocate_port() {
-  for (evtchn_port_t p = 1; p < ports_.size(); ++p)
-    if (ports_[p].state == State::kClosed) return p;
-  if (ports_.size() >= kMaxPorts) return xen::error(XEN_ENOSPC);
-  auto port = static_cast<long>(ports_.size());
-  ports_.resize(std::min<size_t>(ports_.size() * 2, kMaxPorts));
+// Stores `fresh` at the lowest closed port (port 0 is never used), growing
+// the table up to the 2-level limit; the port, or -ENOSPC.
+long EventChannels::open_port(Port fresh) {
+  evtchn_port_t port = 1;
+  while (port < ports_.size() && ports_[port].state != State::kClosed)
+    ++port;
+  if (port == ports_.size()) {
+    if (ports_.size() >= kMaxPorts) return xen::error(XEN_ENOSPC);
+    ports_.resize(std::min<size_t>(ports_.size() * 2, kMaxPorts));
+  }
+  ports_[port] = std::move(fresh);
   return port;
 }
 
 long EventChannels::alloc_unbound(domid_t remote) {
   std::lock_guard lock(mutex_);
-  long port = allocate_port();
-  if (port < 0) return port;
-  Port& p = ports_[static_cast<size_t>(port)];
-  p = Port{};
+  Port p;
   p.state = State::kUnbound;
   p.remote_domain = remote == DOMID_SELF ? domain_.id() : remote;
-  return port;
+  return open_port(std::move(p));
 }
 
 // Within one domain only: the other end must be an unbound port of this
@@ -70,18 +72,17 @@ long EventChannels::bind_interdomain(domid_t remote, evtchn_port_t remote_port) 
   std::lock_guard lock(mutex_);
   if (!domain_.is_self(remote)) return xen::error(XEN_ESRCH);
   if (!valid(remote_port)) return kInvalid;
-  Port& peer = ports_[remote_port];
+  const Port& peer = ports_[remote_port];
   if (peer.state != State::kUnbound || peer.remote_domain != domain_.id() || peer.host_peer)
     return kInvalid;
-  long port = allocate_port();
-  if (port < 0) return port;
-  auto local = static_cast<evtchn_port_t>(port);
-  Port& p = ports_[local];
-  Port& other = ports_[remote_port];  // allocate_port may have grown the vector
-  p = Port{};
+  Port p;
   p.state = State::kInterdomain;
   p.remote_domain = domain_.id();
   p.remote_port = remote_port;
+  long port = open_port(std::move(p));
+  if (port < 0) return port;
+  auto local = static_cast<evtchn_port_t>(port);
+  Port& other = ports_[remote_port];  // open_port may have grown the table
   other.state = State::kInterdomain;
   other.remote_port = local;
   set_pending(local);  // Xen notifies the binder's end at once
@@ -94,27 +95,22 @@ long EventChannels::bind_virq(uint32_t virq, unsigned vcpu) {
   if (vcpu >= domain_.nr_vcpus()) return xen::error(XEN_ENOENT);
   if (virq_is_global(virq) && vcpu != 0) return kInvalid;
   if (virq_ports_[vcpu][virq] != 0) return xen::error(XEN_EEXIST);
-  long port = allocate_port();
-  if (port < 0) return port;
-  Port& p = ports_[static_cast<size_t>(port)];
-  p = Port{};
+  Port p;
   p.state = State::kVirq;
-  p.virq = virq;
   p.vcpu = vcpu;
-  virq_ports_[vcpu][virq] = static_cast<evtchn_port_t>(port);
+  p.virq = virq;
+  long port = open_port(std::move(p));
+  if (port > 0) virq_ports_[vcpu][virq] = static_cast<evtchn_port_t>(port);
   return port;
 }
 
 long EventChannels::bind_ipi(unsigned vcpu) {
   std::lock_guard lock(mutex_);
   if (vcpu >= domain_.nr_vcpus()) return xen::error(XEN_ENOENT);
-  long port = allocate_port();
-  if (port < 0) return port;
-  Port& p = ports_[static_cast<size_t>(port)];
-  p = Port{};
+  Port p;
   p.state = State::kIpi;
   p.vcpu = vcpu;
-  return port;
+  return open_port(std::move(p));
 }
 
 long EventChannels::close(evtchn_port_t port) {

@@ -55,7 +55,7 @@ class EventChannels {
   static constexpr unsigned kMaxPorts = EVTCHN_2L_NR_CHANNELS;
 
  private:
-  long allocate_port();
+  long open_port(Port fresh);  // with mutex_ held
   bool valid(evtchn_port_t port) const { return port < ports_.size(); }
   void set_pending(evtchn_port_t port);  // called with mutex_ held
 
