@@ -27,6 +27,7 @@ long do_update_descriptor(vmm::Vcpu& vcpu, const HypercallArgs& args);  // descr
 long do_vcpu_op(vmm::Vcpu& vcpu, const HypercallArgs& args);            // vcpu_op.cpp
 
 long do_event_channel_op(vmm::Vcpu& vcpu, const HypercallArgs& args);  // event_channel_op.cpp
+long do_grant_table_op(vmm::Vcpu& vcpu, const HypercallArgs& args);    // grant_table_op.cpp
 
 long do_set_timer_op(vmm::Vcpu& vcpu, const HypercallArgs& args);  // vcpu_op.cpp
 

@@ -41,6 +41,7 @@ constexpr HandlerEntry kHandlers[] = {
     {__HYPERVISOR_vcpu_op, do_vcpu_op},
     {__HYPERVISOR_physdev_op, do_physdev_op},
     {__HYPERVISOR_event_channel_op, do_event_channel_op},
+    {__HYPERVISOR_grant_table_op, do_grant_table_op},
     {__HYPERVISOR_set_timer_op, do_set_timer_op},
     {__HYPERVISOR_multicall, do_multicall},
     {__HYPERVISOR_set_debugreg, do_set_debugreg},

@@ -4,6 +4,7 @@
 #include "base/x86.hpp"
 #include "hv/batch.hpp"
 #include "hv/handlers.hpp"
+#include "hv/l1_entry.hpp"
 #include "hv/tlb.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
@@ -33,8 +34,8 @@ long apply_one(vmm::Vcpu& vcpu, const mmu_update_t& req) {
   }
 }
 
-// The L1 entry that maps `va` in the vCPU's kernel root: found through
-// validated tables only, so it is an L1 page the guest may update.
+}  // namespace
+
 std::optional<std::pair<uint64_t, unsigned>> find_l1_entry(vmm::Vcpu& vcpu, uint64_t va) {
   if (!is_canonical(va)) return std::nullopt;
   const auto& ram = vcpu.domain().ram();
@@ -49,8 +50,6 @@ std::optional<std::pair<uint64_t, unsigned>> find_l1_entry(vmm::Vcpu& vcpu, uint
   if (info.type != mm::PageType::kL1 || info.type_count == 0) return std::nullopt;
   return std::make_pair(table, l1_index(va));
 }
-
-}  // namespace
 
 long do_mmu_update(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   if (!vcpu.domain().is_self(static_cast<domid_t>(args.arg[3]))) return xen::error(XEN_ESRCH);

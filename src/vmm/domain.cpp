@@ -74,9 +74,16 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
   for (auto& vi : shared_info_->vcpu_info)
     vi.evtchn_upcall_mask = 1;
 
+  // Frames outside RAM the guest may map: shared_info and the frames of
+  // its grant table that setup_table has handed out.
   page_types_ = std::make_unique<mm::PageTypes>(
-      *ram_, [this](uint64_t mfn) { return mfn == shared_info_mfn_; },
+      *ram_,
+      [this](uint64_t mfn) {
+        return mfn == shared_info_mfn_ || (grant_table_ && grant_table_->is_table_frame(mfn));
+      },
       [this](uint64_t* l4) { monitor_->install_hole_entries(std::span<uint64_t, 512>(l4, 512)); });
+  grant_table_ = std::make_unique<hv::GrantTable>(
+      id(), *ram_, *page_types_, [this] { return hypervisor_frames_->allocate(); });
 
   page_types_->set_table_written_hook([this] { mark_page_tables_written(); });
 

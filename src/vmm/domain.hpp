@@ -12,6 +12,7 @@
 
 #include "base/unique_fd.hpp"
 #include "hv/event_channels.hpp"
+#include "hv/grant_table.hpp"
 #include "hv/pv_clock.hpp"
 #include "hv/unimplemented.hpp"
 #include "hv/vcpu_timers.hpp"
@@ -63,6 +64,7 @@ class Domain {
   Console& console() { return console_; }
   mm::PageTypes& page_types() { return *page_types_; }
   hv::EventChannels& event_channels() { return *event_channels_; }
+  hv::GrantTable& grant_table() { return *grant_table_; }
   const hv::PvClock& clock() const { return *clock_; }
   // The PV console, once the builder has attached its page.
   void attach_console(uint64_t mfn, evtchn_port_t port);
@@ -114,6 +116,7 @@ class Domain {
   std::unique_ptr<monitor::HypervisorFrames> hypervisor_frames_;
   std::unique_ptr<monitor::Monitor> monitor_;
   std::unique_ptr<mm::PageTypes> page_types_;
+  std::unique_ptr<hv::GrantTable> grant_table_;
   shared_info_t* shared_info_ = nullptr;
   uint64_t shared_info_mfn_ = 0;
   Console console_;
