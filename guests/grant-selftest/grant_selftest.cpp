@@ -282,6 +282,8 @@ XPV_TEST(CopyRefusesForgedAndInvalidGrants) {
   gnttab_copy_t c = copy_by_ref(10, 11, 0, 0, 8);
   c.dest.domid = 7;
   XPV_EXPECT_EQ(copy_status(c), GNTST_bad_domain);
+  c.source.u.ref = 64 * 512;  // both domains are checked before either grant
+  XPV_EXPECT_EQ(copy_status(c), GNTST_bad_domain);
   XPV_EXPECT_EQ(flags_of(10), GTF_permit_access | GTF_readonly);
   XPV_EXPECT_EQ(flags_of(11), GTF_permit_access);
   XPV_EXPECT_EQ(flags_of(12), GTF_permit_access);

@@ -61,9 +61,9 @@ void GrantMapping::reset() {
 
 // --- The table ----------------------------------------------------------------
 
-GrantTable::GrantTable(domid_t owner, const mm::GuestRam& ram, mm::PageTypes& page_types,
+GrantTable::GrantTable(const mm::GuestRam& ram, mm::PageTypes& page_types,
                        const FrameAllocator& allocate, unsigned max_frames)
-    : owner_(owner), ram_(ram), page_types_(page_types) {
+    : ram_(ram), page_types_(page_types) {
   frames_.reserve(max_frames);
   for (unsigned i = 0; i < max_frames; ++i)
     frames_.push_back(allocate());

@@ -101,11 +101,11 @@ class GrantTable {
   // frame `mfn` made with GNTMAP_* `flags`; returns a GNTST_* status.
   using PteUpdate = std::function<int16_t(uint64_t mfn, uint32_t flags)>;
 
-  // `owner` is the domain whose table this is. All `max_frames` frames are
+  // The table of the domain whose RAM is `ram`. All `max_frames` frames are
   // taken from `allocate` now (xpv's own frames, never guest RAM); the guest
   // sees only the first nr_frames() of them.
-  GrantTable(domid_t owner, const mm::GuestRam& ram, mm::PageTypes& page_types,
-             const FrameAllocator& allocate, unsigned max_frames = kDefaultMaxFrames);
+  GrantTable(const mm::GuestRam& ram, mm::PageTypes& page_types, const FrameAllocator& allocate,
+             unsigned max_frames = kDefaultMaxFrames);
   GrantTable(const GrantTable&) = delete;
   GrantTable& operator=(const GrantTable&) = delete;
 
@@ -177,7 +177,6 @@ class GrantTable {
   std::optional<grant_handle_t> new_handle();
   void free_handle(grant_handle_t handle);
 
-  const domid_t owner_;
   const mm::GuestRam& ram_;
   mm::PageTypes& page_types_;
   std::vector<monitor::Frame> frames_;

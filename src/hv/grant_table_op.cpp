@@ -10,6 +10,7 @@
 // XSM policy answers a domU acting on dom0, and any other domain id does
 // not exist.
 #include <cstddef>
+#include <cstring>
 
 #include "base/x86.hpp"
 #include "hv/grant_table.hpp"
@@ -100,9 +101,10 @@ long setup_table(vmm::Vcpu& vcpu, uint64_t va, uint32_t count) {
       op->status = GNTST_bad_domain;
       break;
   }
-  for (uint32_t i = 0; op->status == GNTST_okay && i < op->nr_frames; ++i)
+  for (uint32_t i = 0; op->status == GNTST_okay && i < op->nr_frames; ++i) {
     if (!memory.write<xen_pfn_t>(list + i * sizeof(xen_pfn_t), gt.frame_mfn(i)))
       op->status = GNTST_bad_virt_addr;
+  }
   return write_status(memory, va, *op) ? 0 : kEfault;
 }
 
@@ -136,10 +138,11 @@ long set_version(vmm::Vcpu& vcpu, uint64_t va) {
   auto op = memory.read<gnttab_set_version_t>(va);
   if (!op) return kEfault;
   long rc = 0;
-  if (op->version != 1 && op->version != 2)
+  if (op->version != 1 && op->version != 2) {
     rc = xen::error(XEN_EINVAL);
-  else if (op->version == 2)
+  } else if (op->version == 2) {
     rc = xen::error(XEN_ENOSYS);
+  }
   op->version = vcpu.domain().grant_table().version();
   return memory.write(va, *op) ? rc : kEfault;
 }
@@ -162,24 +165,32 @@ long get_version(vmm::Vcpu& vcpu, uint64_t va) {
 
 // --- copy ------------------------------------------------------------------
 
-// One end of a copy (Xen's gnttab_copy_lock_domain and _claim_buf): a
-// grant of the caller's table, or a frame of the caller's own, by number,
-// which only DOMID_SELF may name.
-GrantMapResult claim_end(vmm::Vcpu& vcpu, const gnttab_copy::gnttab_copy_ptr& end, bool is_gref,
+// The domain one end of a copy names (Xen's gnttab_copy_lock_domain): a
+// frame by number only with DOMID_SELF; grants only in the caller's table.
+int16_t end_domain_status(const vmm::Domain& d, const gnttab_copy::gnttab_copy_ptr& end,
+                          bool is_gref) {
+  if (!is_gref && end.domid != DOMID_SELF) return GNTST_permission_denied;
+  return resolve_any(d, end.domid) == DomainRef::kSelf ? GNTST_okay : GNTST_bad_domain;
+}
+
+// Xen's gnttab_copy_claim_buf: the source is claimed read-only, the
+// destination writable.
+GrantMapResult claim_end(vmm::Domain& d, const gnttab_copy::gnttab_copy_ptr& end, bool is_gref,
                          bool readonly) {
-  vmm::Domain& d = vcpu.domain();
-  if (!is_gref && end.domid != DOMID_SELF) return {GNTST_permission_denied, {}};
-  if (resolve_any(d, end.domid) != DomainRef::kSelf) return {GNTST_bad_domain, {}};
   if (is_gref) return d.grant_table().map(d.id(), end.u.ref, readonly);
   return d.grant_table().claim_own_frame(end.u.gmfn, readonly);
 }
 
+// Both domains first, then both ends, then the bounds (gnttab_copy_one).
 int16_t copy_one(vmm::Vcpu& vcpu, const gnttab_copy_t& op) {
-  GrantMapResult source =
-      claim_end(vcpu, op.source, (op.flags & GNTCOPY_source_gref) != 0, /*readonly=*/true);
+  vmm::Domain& d = vcpu.domain();
+  bool source_gref = (op.flags & GNTCOPY_source_gref) != 0;
+  bool dest_gref = (op.flags & GNTCOPY_dest_gref) != 0;
+  if (int16_t rc = end_domain_status(d, op.source, source_gref); rc != GNTST_okay) return rc;
+  if (int16_t rc = end_domain_status(d, op.dest, dest_gref); rc != GNTST_okay) return rc;
+  GrantMapResult source = claim_end(d, op.source, source_gref, /*readonly=*/true);
   if (source.status != GNTST_okay) return source.status;
-  GrantMapResult dest =
-      claim_end(vcpu, op.dest, (op.flags & GNTCOPY_dest_gref) != 0, /*readonly=*/false);
+  GrantMapResult dest = claim_end(d, op.dest, dest_gref, /*readonly=*/false);
   if (dest.status != GNTST_okay) return dest.status;
   if (op.source.offset + op.len > 4096 || op.dest.offset + op.len > 4096) return GNTST_bad_copy_arg;
   std::memmove(dest.mapping.writable_bytes().data() + op.dest.offset,

@@ -83,7 +83,7 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
       },
       [this](uint64_t* l4) { monitor_->install_hole_entries(std::span<uint64_t, 512>(l4, 512)); });
   grant_table_ = std::make_unique<hv::GrantTable>(
-      id(), *ram_, *page_types_, [this] { return hypervisor_frames_->allocate(); });
+      *ram_, *page_types_, [this] { return hypervisor_frames_->allocate(); });
 
   page_types_->set_table_written_hook([this] { mark_page_tables_written(); });
 

@@ -33,7 +33,7 @@ constexpr uint16_t kInUse = GTF_reading | GTF_writing;
 
 struct TestDomain {
   kvm::MemoryRegion region{"grant-test-ram", kFrames * 4096};
-  kvm::MemoryRegion hypervisor_region{"grant-test-xen", 80 * 4096};
+  kvm::MemoryRegion hypervisor_region{"grant-test-xen", 80ULL * 4096};
   mm::GuestRam ram{region, kBaseMfn};
   monitor::HypervisorFrames frames{hypervisor_region, monitor::kHypervisorBaseMfn};
   GrantTable* table_for_types = nullptr;
@@ -42,7 +42,7 @@ struct TestDomain {
                         return table_for_types != nullptr && table_for_types->is_table_frame(mfn);
                       },
                       [](uint64_t*) {}};
-  GrantTable table{kGuest, ram, types, [this] { return frames.allocate(); }};
+  GrantTable table{ram, types, [this] { return frames.allocate(); }};
 
   TestDomain() { table_for_types = &table; }
 
