@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -283,21 +284,31 @@ TEST(GrantTable, WritableMappingKeepsTheFrameFromBecomingAPageTable) {
 
 // The guest flips GTF_readonly while the backend maps and unmaps: no
 // update of either side is lost (every change is atomic), and no bit is
-// left set once the backend is done.
+// left set once the backend is done. The two run side by side until the
+// guest has flipped the flag many times during the backend's work.
 TEST(GrantTable, RacingGuestFlagChangesAreNeverLost) {
   TestDomain d;
   d.grant(14, kBackend, d.frame(9));
   std::atomic<bool> stop{false};
-  uint64_t toggles = 0;
+  std::atomic<uint64_t> toggles{0};
+  uint64_t lost = 0;  // flips the guest finds undone
   std::thread guest([&] {
+    bool readonly = false;  // only the guest changes the flag
     while (!stop.load(std::memory_order_relaxed)) {
-      __atomic_fetch_xor(&d.shared(14)->flags, static_cast<uint16_t>(GTF_readonly),
-                         __ATOMIC_SEQ_CST);
-      ++toggles;
+      uint16_t old = __atomic_fetch_xor(&d.shared(14)->flags, static_cast<uint16_t>(GTF_readonly),
+                                        __ATOMIC_SEQ_CST);
+      if (((old & GTF_readonly) != 0) != readonly) ++lost;
+      readonly = (old & GTF_readonly) == 0;
+      toggles.fetch_add(1, std::memory_order_relaxed);
     }
   });
+  while (toggles.load() == 0)
+    std::this_thread::yield();
   unsigned mapped = 0;
-  for (int i = 0; i < 20000; ++i) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (int i = 0;
+       i < 200000 || (toggles.load() < 1000000 && std::chrono::steady_clock::now() < deadline);
+       ++i) {
     GrantMapResult r = d.table.map(kBackend, 14, false);
     ASSERT_TRUE(r.status == GNTST_okay || r.status == GNTST_general_error) << r.status;
     if (r.status == GNTST_okay) {
@@ -308,8 +319,8 @@ TEST(GrantTable, RacingGuestFlagChangesAreNeverLost) {
   stop = true;
   guest.join();
   EXPECT_GT(mapped, 0U);
-  uint16_t expected = GTF_permit_access | ((toggles % 2) != 0 ? GTF_readonly : 0);
-  EXPECT_EQ(d.flags(14), expected);
+  EXPECT_EQ(lost, 0U);
+  EXPECT_EQ(d.flags(14) & ~GTF_readonly, GTF_permit_access);
 }
 
 // The guest re-grants the entry to another domain at random: a mapping is
