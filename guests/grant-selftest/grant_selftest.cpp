@@ -241,6 +241,21 @@ XPV_TEST(GrantFramesAreMappableAndKeepWhatIsWritten) {
   XPV_EXPECT_EQ(rc, -XEN_EINVAL);
 }
 
+// The toolstack seeds the reserved entries (libxl's xc_dom_gnttab_seed):
+// the console and xenstore pages, granted to their backends in domain 0.
+XPV_TEST(ReservedEntriesGrantConsoleAndXenstoreToDomainZero) {
+  const start_info_t& si = xpv::guest::start_info_page();
+  const grant_entry_v1_t& console = table()[GNTTAB_RESERVED_CONSOLE];
+  const grant_entry_v1_t& store = table()[GNTTAB_RESERVED_XENSTORE];
+  XPV_EXPECT_EQ(console.flags, GTF_permit_access);
+  XPV_EXPECT_EQ(console.domid, 0);
+  XPV_EXPECT_EQ(console.frame, si.console.domU.mfn);
+  XPV_EXPECT_EQ(store.flags, GTF_permit_access);
+  XPV_EXPECT_EQ(store.domid, 0);
+  XPV_EXPECT_EQ(store.frame, si.store_mfn);
+  XPV_EXPECT_EQ(table()[2].flags, 0);
+}
+
 // --- GNTTABOP_copy ----------------------------------------------------------------
 
 XPV_TEST(CopyBetweenOwnPagesThroughGrants) {

@@ -173,6 +173,10 @@ BootState build_pv_domain(vmm::Domain& domain, const KernelImage& kernel,
   builder.write_hypercall_page_at(kernel);
   domain.attach_console(builder.mfn(boot.layout.console_pfn), kConsolePort);
   domain.attach_xenstore(builder.mfn(boot.layout.xenstore_pfn), kXenstorePort);
+  // As libxl does (xc_dom_gnttab_seed): the reserved grant entries give the
+  // console and xenstore pages to their backends, xpv's own (domain 0).
+  domain.grant_table().seed(GNTTAB_RESERVED_CONSOLE, 0, builder.mfn(boot.layout.console_pfn));
+  domain.grant_table().seed(GNTTAB_RESERVED_XENSTORE, 0, builder.mfn(boot.layout.xenstore_pfn));
 
   boot.entry = kernel.virt_entry;
   boot.start_info_va = boot.layout.va(boot.layout.start_info_pfn);

@@ -101,6 +101,14 @@ grant_entry_v1_t GrantTable::entry(grant_ref_t ref) const {
   return e;
 }
 
+void GrantTable::seed(grant_ref_t ref, domid_t grantee, uint64_t frame) {
+  if (ref >= nr_entries()) return;
+  grant_entry_v1_t* e = shared(ref);
+  e->frame = static_cast<uint32_t>(frame);
+  e->domid = grantee;
+  __atomic_store_n(&e->flags, static_cast<uint16_t>(GTF_permit_access), __ATOMIC_RELEASE);
+}
+
 // Marks the entry in use for `grantee`, checking it grants that access,
 // in one compare-and-exchange of flags and domid (Xen's _set_status_v1;
 // GTF_sub_page is refused as for a mapping).

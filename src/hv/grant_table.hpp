@@ -143,6 +143,10 @@ class GrantTable {
   int16_t unmap_for_guest(grant_handle_t handle, uint64_t host_addr, uint64_t dev_bus_addr,
                           const PteUpdate& remove);
 
+  // The toolstack's entry at build time (libxc's xc_dom_gnttab_seed): a
+  // full-page grant of `frame` to `grantee`, for the reserved entries.
+  void seed(grant_ref_t ref, domid_t grantee, uint64_t frame);
+
   // The shared entry as the guest wrote it (tests, dumps).
   grant_entry_v1_t entry(grant_ref_t ref) const;
 

@@ -113,6 +113,19 @@ TEST(GrantTable, GuestPageTablesMayMapTableFramesOnlyOnceHandedOut) {
   EXPECT_EQ(entries[1], 0U);
 }
 
+// The toolstack's reserved entries are ordinary grants a backend can map.
+TEST(GrantTable, SeededEntriesGrantTheirFrameToTheBackend) {
+  TestDomain d;
+  d.table.seed(GNTTAB_RESERVED_XENSTORE, kBackend, d.frame(2));
+  grant_entry_v1_t e = d.table.entry(GNTTAB_RESERVED_XENSTORE);
+  EXPECT_EQ(e.flags, GTF_permit_access);
+  EXPECT_EQ(e.domid, kBackend);
+  EXPECT_EQ(e.frame, d.frame(2));
+  GrantMapResult r = d.table.map(kBackend, GNTTAB_RESERVED_XENSTORE, false);
+  ASSERT_EQ(r.status, GNTST_okay);
+  EXPECT_EQ(r.mapping.mfn(), d.frame(2));
+}
+
 // --- Backend mappings ---------------------------------------------------------------
 
 TEST(GrantTable, BackendMapsAReadOnlyGrantAndTheGuestSeesItInUse) {
