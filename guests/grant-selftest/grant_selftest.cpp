@@ -380,6 +380,31 @@ XPV_TEST(MapGrantRefRefusesForgedAndInvalidGrants) {
   XPV_EXPECT_EQ(unmap(12345, kHostMap), GNTST_bad_handle);
 }
 
+// replace_grant_pv_mapping: unmapping checks that the PTE still maps the
+// granted frame as the grant mapping made it; otherwise the mapping stays.
+XPV_TEST(UnmapRefusesAPteThatNoLongerMapsTheGrant) {
+  grant(25, kSelf, mfn(kMapped), GTF_permit_access);
+  gnttab_map_grant_ref_t m = map_request(25, kSelf, GNTMAP_host_map, kHostMap);
+  XPV_ASSERT_EQ(grant_op(GNTTABOP_map_grant_ref, &m), 0);
+  XPV_ASSERT_EQ(m.status, GNTST_okay);
+  uint64_t rw = kPresent | kWritable | kAccessed | kDirty;
+  XPV_ASSERT_EQ(hypercall(__HYPERVISOR_update_va_mapping, va_of(kHostMap), (mfn(kSpare) << 12) | rw,
+                          UVMF_INVLPG | UVMF_LOCAL),
+                0);
+  XPV_EXPECT_EQ(unmap(m.handle, kHostMap), GNTST_general_error);
+  XPV_EXPECT_EQ(flags_of(25) & kInUse, kInUse);
+  XPV_EXPECT(!revoke(25));
+  XPV_ASSERT_EQ(hypercall(__HYPERVISOR_update_va_mapping, va_of(kHostMap),
+                          (mfn(kMapped) << 12) | kPresent | kAccessed, UVMF_INVLPG | UVMF_LOCAL),
+                0);
+  XPV_EXPECT_EQ(unmap(m.handle, kHostMap), GNTST_general_error);  // read-only now
+  XPV_ASSERT_EQ(hypercall(__HYPERVISOR_update_va_mapping, va_of(kHostMap),
+                          (mfn(kMapped) << 12) | rw, UVMF_INVLPG | UVMF_LOCAL),
+                0);
+  XPV_EXPECT_EQ(unmap(m.handle, kHostMap), GNTST_okay);
+  XPV_EXPECT_EQ(flags_of(25), GTF_permit_access);
+}
+
 }  // namespace
 
 int guest_main() {

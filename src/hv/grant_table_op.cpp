@@ -278,9 +278,12 @@ void unmap_one(vmm::Vcpu& vcpu, gnttab_unmap_grant_ref_t& op) {
   auto remove = [&](uint64_t mfn, uint32_t flags) -> int16_t {
     auto slot = pte_slot(vcpu, op.host_addr, flags);
     if (!slot) return GNTST_general_error;
-    // replace_grant_pv_mapping: the entry must still map the granted frame.
-    auto maps_grant = [mfn](uint64_t e) {
-      return (e & pte::kPresent) != 0 && ((e & pte::kAddressMask) >> 12) == mfn;
+    // replace_grant_pv_mapping: the entry must still map the granted frame,
+    // present and as writable as the grant mapping made it.
+    auto maps_grant = [mfn, flags](uint64_t e) {
+      bool writable = (flags & GNTMAP_readonly) == 0;
+      return (e & pte::kPresent) != 0 && ((e & pte::kAddressMask) >> 12) == mfn &&
+             ((e & pte::kWritable) != 0) == writable;
     };
     int16_t rc = swap_pte(vcpu, *slot, 0, maps_grant);
     if (rc == GNTST_okay) flush_all_vcpus(vcpu);  // gnttab_flush_tlb
