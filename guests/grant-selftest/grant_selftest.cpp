@@ -315,6 +315,27 @@ XPV_TEST(CopyBatchReportsEachStatus) {
   XPV_EXPECT_EQ(grant_op(GNTTABOP_copy, reinterpret_cast<void*>(0x1000), 1), -XEN_EFAULT);
 }
 
+// A batch longer than one pass is continued where it stopped, as Xen
+// continues after a preemption check: every request is done exactly once.
+gnttab_copy_t long_batch[600];
+
+XPV_TEST(LongCopyBatchIsContinuedToTheEnd) {
+  memset(pages[kDest], 0, 4096);
+  for (unsigned i = 0; i < 600; ++i)
+    long_batch[i] = copy_by_ref(10, 11, static_cast<uint16_t>(i), static_cast<uint16_t>(i), 1);
+  long_batch[599].dest.offset = 4096;  // the last one leaves the page
+  XPV_EXPECT_EQ(grant_op(GNTTABOP_copy, long_batch, 600), 0);
+  unsigned okay = 0;
+  for (unsigned i = 0; i < 599; ++i)
+    okay += long_batch[i].status == GNTST_okay ? 1 : 0;
+  XPV_EXPECT_EQ(okay, 599);
+  XPV_EXPECT_EQ(long_batch[599].status, GNTST_bad_copy_arg);
+  XPV_EXPECT_EQ(memcmp(pages[kDest], pages[kSource], 599), 0);
+  XPV_EXPECT_EQ(pages[kDest][599], 0);
+  XPV_EXPECT_EQ(flags_of(10), GTF_permit_access | GTF_readonly);
+  XPV_EXPECT_EQ(flags_of(11), GTF_permit_access);
+}
+
 // --- map_grant_ref of a grant the domain gave itself -------------------------------
 
 XPV_TEST(MapGrantRefOfOwnGrantMapsTheFrame) {

@@ -12,14 +12,14 @@ namespace {
 TEST(GrantSelftest, AllPass) {
   if (!require_kvm()) return;
   XpvRun run = run_xpv({"run", "--kernel", build_path("guests/grant-selftest"), "--memory", "64"});
-  expect_all_pass(run, 15);
+  expect_all_pass(run, 16);
 }
 
 TEST(GrantSelftest, AllPassWithTwoVcpus) {
   if (!require_kvm()) return;
   XpvRun run = run_xpv(
       {"run", "--kernel", build_path("guests/grant-selftest"), "--memory", "64", "--vcpus", "2"});
-  expect_all_pass(run, 15);
+  expect_all_pass(run, 16);
 }
 
 }  // namespace
