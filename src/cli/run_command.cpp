@@ -65,10 +65,13 @@ void print_stats(const vmm::Domain& domain, Clock::time_point start, Clock::time
   const auto& s = domain.stats();
   std::fprintf(stderr,
                "xpv: stats: built %.2f ms, first guest exit %.2f ms, ended %.2f ms; "
-               "exits %llu, hypercalls %llu\n",
+               "exits %llu, hypercalls %llu, page-table entries touched %llu, "
+               "shadow resyncs %llu\n",
                ms_since(start, built), ms_since(start, s.first_entry.load()),
                ms_since(start, ended), static_cast<unsigned long long>(s.exits.load()),
-               static_cast<unsigned long long>(s.hypercalls.load()));
+               static_cast<unsigned long long>(s.hypercalls.load()),
+               static_cast<unsigned long long>(s.entry_touches.load()),
+               static_cast<unsigned long long>(s.shadow_resyncs.load()));
 }
 
 }  // namespace
