@@ -145,6 +145,9 @@ for m in "${order[@]}"; do
   echo "/lib/modules/$ver/$out" >>"$root/etc/xpv-modules"
 done
 
+printf '#!/bin/sh\nsync\nexec poweroff -f\n' >"$root/bin/xpv-poweroff"
+chmod 0755 "$root/bin/xpv-poweroff"
+
 # /init: a common start, then the kind's own part. Quoted here-documents:
 # nothing in them is expanded now, all of it when the guest runs it.
 {
@@ -161,6 +164,10 @@ mount -t devtmpfs devtmpfs /dev
 if (: </dev/console) 2>/dev/null; then exec </dev/console >/dev/console 2>&1; fi
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+# A host-side shutdown request (control/shutdown in xenstore, which SIGTERM
+# to xpv writes, as `xl shutdown` does) makes the kernel run poweroff_cmd.
+# busybox's own poweroff would signal init, and init is this script.
+echo /bin/xpv-poweroff >/proc/sys/kernel/poweroff_cmd
 
 # Prints "NAME ok" or "NAME fail: WHY" through $1 for each module in
 # /etc/xpv-modules, which lists dependencies before their users.
