@@ -81,6 +81,7 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
 
   page_types_->set_table_written_hook(
       [this](uint64_t table_mfn, unsigned index) { note_table_write(table_mfn, index); });
+  page_types_->set_write_protect_hook([this](uint64_t) { drop_stale_translations_now(); });
 
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw SystemError("eventfd", errno);
@@ -124,6 +125,20 @@ void Domain::note_table_write(uint64_t table_mfn, unsigned index) {
   }
   entry_touches_.push_back(monitor::direct_map_va((table_mfn << 12) + index * sizeof(uint64_t)));
   have_entry_touches_.store(true);
+}
+
+// With one vCPU, that vCPU is in xpv now and drops stale translations on
+// its way back, before it runs guest code. With more, another one may be
+// running on them: they go now, from this vCPU's ring 0, or all at once.
+void Domain::drop_stale_translations_now() {
+  if (nr_vcpus() < 2) return;
+  Vcpu* current = Vcpu::current();
+  if (current == nullptr && have_entry_touches_.load()) mark_page_tables_written();
+  if (page_tables_written_.load()) {
+    resync_shadow_page_tables();
+    return;
+  }
+  if (current != nullptr) current->touch_written_entries_now();
 }
 
 std::vector<uint64_t> Domain::take_entry_touches() {
