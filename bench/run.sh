@@ -13,7 +13,8 @@
 #   linux    issue 5: Debian's kernel booted to /init and powered off, and
 #            ../shared/bench/pvbench.c in that guest versus natively (minutes)
 # The floor (../shared/probes/kvm-costs.c: CPL3 -> ring 0 -> CPL3, and one
-# exit to the host) is measured first, in every run. bench/README.md says
+# exit to the host) is measured in the same run, at the start of the cpu
+# and mm sections. bench/README.md says
 # what each figure means.
 #
 # Environment: RUNS (start-up runs, 15), GUEST_RUNS (runs per guest figure,
@@ -57,26 +58,30 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (b > 0) ? a / b : 0}'; }
 echo "== xpv $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD 2>/dev/null || echo '+changes'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- the floor -------------------------------------------------------------
-floor_us=0 exit_us=0 pf_floor_us=0
+# Measured again at the start of each section that compares with it, so
+# that a figure and its floor come from the same minute of a shared machine.
+floor_us=0 exit_us=0 pf_floor_us=0 floor_exit_us=0
 probe_src=$shared/probes/kvm-costs.c
-if [ -f "$probe_src" ]; then
-  gcc -O2 -o "$work/kvm-costs" "$probe_src"
-  probe_field() { # PATTERN: the median over five probe runs of that line's figure
-    for _ in 1 2 3 4 5; do
-      "$work/kvm-costs" 300 | awk -F'  +' -v p="$1" 'index($0, p) == 1 {print $2 + 0}'
-    done | median
-  }
+[ -f "$probe_src" ] && gcc -O2 -o "$work/kvm-costs" "$probe_src"
+probe_field() { # PATTERN: the median over five probe runs of that line's figure
+  for _ in 1 2 3 4 5; do
+    "$work/kvm-costs" 300 | awk -F'  +' -v p="$1" 'index($0, p) == 1 {print $2 + 0}'
+  done | median
+}
+measure_floor() {
+  if [ ! -x "$work/kvm-costs" ]; then
+    echo "  (../shared/probes/kvm-costs.c not found: no floor, no ratios)"
+    return
+  fi
   floor_us=$(probe_field 'int3 CPL3 -> ring-0 stub: iretq')
   exit_us=$(probe_field 'out at CPL0 (exit to host process)')
   pf_floor_us=$(probe_field '#PF CPL3 -> ring-0 stub: skip insn, iretq')
-  echo "== platform floor (../shared/probes/kvm-costs.c 300, median of 5)"
-  printf '  CPL3 -> ring 0 -> CPL3, no exit (int3/iretq)  %8.2f us\n' "$floor_us"
-  printf '  #PF CPL3 -> ring 0 -> CPL3, no exit           %8.2f us\n' "$pf_floor_us"
-  printf '  exit to the host process from ring 0 (out)    %8.2f us\n' "$exit_us"
-else
-  echo "(../shared/probes/kvm-costs.c not found: no floor, no ratios)"
-fi
-floor_exit_us=$(awk -v a="$floor_us" -v b="$exit_us" 'BEGIN {print a + b}')
+  floor_exit_us=$(awk -v a="$floor_us" -v b="$exit_us" 'BEGIN {print a + b}')
+  echo "  floor (../shared/probes/kvm-costs.c 300, median of 5, just now):"
+  printf '    CPL3 -> ring 0 -> CPL3, no exit (int3/iretq)  %8.2f us\n' "$floor_us"
+  printf '    #PF CPL3 -> ring 0 -> CPL3, no exit           %8.2f us\n' "$pf_floor_us"
+  printf '    exit to the host process from ring 0 (out)    %8.2f us\n' "$exit_us"
+}
 
 # A guest figure (ns) against the floor and floor + one exit.
 row_vs_floor() { # LABEL NS
@@ -120,6 +125,7 @@ if wanted cpu; then
   out=$work/cpu
   run_bench_guest bench-cpu "runs=$guest_runs iterations=$calls events=$events" "$out"
   echo "== cpu: guests/bench-cpu, guest TSC, median of $guest_runs runs x $calls calls ($events timer shots)"
+  measure_floor
   floor_header
   row_vs_floor "null hypercall (xen_version)" "$(figure null_hypercall "$out")"
   row_vs_floor "system call, guest user->kernel->user" "$(figure syscall_roundtrip "$out")"
@@ -152,6 +158,7 @@ if wanted mm; then
   out=$work/mm
   run_bench_guest bench-mm "runs=$guest_runs iterations=$mm_entries space_runs=$space_runs" "$out"
   echo "== mm: guests/bench-mm, guest TSC, median of $guest_runs runs x $mm_entries entries ($space_runs builds of the 1 GiB space)"
+  measure_floor
   per_second() { awk -v n="$1" 'BEGIN {printf "%.0f", (n > 0) ? 1e9 / n : 0}'; }
   b512=$(figure mmu_update_batch512 "$out") b1=$(figure mmu_update_batch1 "$out")
   printf '  mmu_update, batches of 512   %12s entries/s  (%s ns/entry)\n' "$(per_second "$b512")" "$b512"
