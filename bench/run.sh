@@ -20,7 +20,8 @@
 # Environment: RUNS (start-up runs, 15), GUEST_RUNS (runs per guest figure,
 # median, 5), CALLS (iterations per run, 2000), EVENTS (timer shots per run,
 # 50), MM_ENTRIES (entries per run, 4096), SPACE_RUNS (1 GiB builds, 3),
-# PVBENCH_SCALE (pvbench -s, 100), LINUX_MEMORY (MiB, 512).
+# PVBENCH_SCALE (pvbench -s, 100), PVBENCH_TESTS (pvbench's tests, the
+# seven issue 5 names), LINUX_MEMORY (MiB, 512).
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -38,7 +39,7 @@ mm_entries=${MM_ENTRIES:-4096}
 space_runs=${SPACE_RUNS:-3}
 pvbench_scale=${PVBENCH_SCALE:-100}
 linux_memory=${LINUX_MEMORY:-512}
-pvbench_tests=(null_syscall fork_exit fork_exec page_fault pipe_pingpong cpu_loop_200M memcpy_bw)
+read -r -a pvbench_tests <<<"${PVBENCH_TESTS:-null_syscall fork_exit fork_exec page_fault pipe_pingpong cpu_loop_200M memcpy_bw}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -187,7 +188,7 @@ if wanted linux; then
     while IFS= read -r line; do echo "$((($(now_ns) - t0) / 1000000)) $line"; done >"$work/linux.out"
   t_end=$((($(now_ns) - t0) / 1000000))
   stamp_of() { awk -v m="XPV-BENCH: $1" 'index($0, m) > 0 {print $1; exit}' "$work/linux.out"; }
-  t_init=$(stamp_of init) t_done=$(stamp_of done)
+  t_init=$(stamp_of init) t_done=$(stamp_of 'done')
   if [ -z "$t_init" ] || [ -z "$t_done" ]; then
     echo "  the guest did not finish; its console:" >&2
     tail -n 30 "$work/linux.out" "$work/linux.err" >&2
@@ -203,11 +204,12 @@ if wanted linux; then
   "$work/pvbench" -s "$pvbench_scale" -e "$work/pvnull" -d "$work/tmp" "${pvbench_tests[@]}" >"$work/native.out"
   printf '  %-14s %14s %14s %-6s %10s\n' test "xpv guest" native unit "xpv/native"
   for t in "${pvbench_tests[@]}"; do
-    guest=$(awk -v t="$t" '$3 == t {print $4, $5}' "$work/linux.out")
+    # Console lines are "MS XPV-BENCH: name value unit # n=N".
+    value=$(awk -v t="$t" '$3 == t {print $4}' "$work/linux.out")
+    unit=$(awk -v t="$t" '$3 == t {print $5}' "$work/linux.out")
     native=$(awk -v t="$t" '$1 == t {print $2}' "$work/native.out")
-    set -- $guest
     # For a bandwidth, the slowdown is native / guest.
-    case ${2:-} in GB/s) ratio=$(div "$native" "${1:-0}") ;; *) ratio=$(div "${1:-0}" "$native") ;; esac
-    printf '  %-14s %14s %14s %-6s %9sx\n' "$t" "${1:-?}" "$native" "${2:-?}" "$ratio"
+    case $unit in GB/s) ratio=$(div "$native" "${value:-0}") ;; *) ratio=$(div "${value:-0}" "$native") ;; esac
+    printf '  %-14s %14s %14s %-6s %9sx\n' "$t" "${value:-?}" "$native" "${unit:-?}" "$ratio"
   done
 fi
