@@ -132,6 +132,9 @@ if wanted cpu; then
   row_vs_floor "system call, guest user->kernel->user" "$(figure syscall_roundtrip "$out")"
   row_vs_floor "exception bounce, user #UD" "$(figure exception_user_ud "$out")"
   row_vs_floor "exception bounce, kernel #UD" "$(figure exception_kernel_ud "$out")"
+  row_vs_floor "exception bounce, user #PF" "$(figure exception_user_pf "$out")"
+  printf '  %-40s %13s %8sx  (against the #PF floor)\n' "" "" \
+    "$(div "$(awk -v n="$(figure exception_user_pf "$out")" 'BEGIN {print n / 1000}')" "$pf_floor_us")"
   row_vs_floor "event latency, vCPU running" "$(figure event_latency_running "$out")"
   row_vs_floor "event latency, vCPU blocked" "$(figure event_latency_blocked "$out")"
 

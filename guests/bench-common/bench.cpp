@@ -64,8 +64,8 @@ struct TimeInfo {
 // or one that changed while reading, means an update was in progress.
 TimeInfo read_time_info() {
   const volatile vcpu_time_info_t& t = the_shared_info->vcpu_info[0].time;
-  TimeInfo info;
-  uint32_t version;
+  TimeInfo info{};
+  uint32_t version = 0;
   do {
     version = t.version;
     asm volatile("" ::: "memory");
@@ -104,12 +104,13 @@ Plan plan(uint64_t default_runs, uint64_t default_iterations) {
 }
 
 uint64_t median(uint64_t* values, unsigned count) {
-  for (unsigned i = 1; i < count; ++i)  // insertion sort: a handful of runs
+  for (unsigned i = 1; i < count; ++i) {  // insertion sort: a handful of runs
     for (unsigned j = i; j > 0 && values[j - 1] > values[j]; --j) {
       uint64_t v = values[j];
       values[j] = values[j - 1];
       values[j - 1] = v;
     }
+  }
   return count == 0 ? 0 : values[count / 2];
 }
 

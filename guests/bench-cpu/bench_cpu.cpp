@@ -9,6 +9,9 @@
 //   exception_user_ud     user `ud2` -> #UD bounced to the guest kernel's
 //                         handler -> iret hypercall -> user
 //   exception_kernel_ud   the same from guest kernel mode
+//   exception_user_pf     a user load from an unmapped page -> #PF bounced
+//                         to the guest kernel's handler (CR2 in vcpu_info)
+//                         -> iret hypercall past the load -> user
 //   event_latency_running VIRQ_TIMER from a singleshot timer: its deadline
 //                         to the event callback's first instruction, while
 //                         the vCPU spins in the guest with events unmasked
@@ -30,11 +33,13 @@
 extern "C" {
 void bench_syscall_entry();
 void bench_invalid_opcode_entry();
+void bench_page_fault_entry();
 void bench_event_entry();
 void bench_run_in_user_mode(void (*fn)(void*), void* arg, void* user_stack);
 uint64_t bench_loop_syscall(uint64_t n);
 uint64_t bench_loop_ud2(uint64_t n);
 uint64_t bench_loop_hypercall(uint64_t n);
+uint64_t bench_loop_page_fault(uint64_t n);
 extern uint64_t bench_event_tsc;
 void bench_event_upcall();
 }
@@ -47,6 +52,7 @@ using xpv::guest::panic;
 constexpr uint64_t kPresent = 1, kAccessed = 0x20;
 constexpr unsigned kHoleFirstSlot = 256, kHoleLastSlot = 271;  // xen-x86_64.h, the hypervisor's
 constexpr uint64_t kEventDelayNs = 1'000'000;  // far enough for the setup hypercalls
+constexpr uint64_t kUnmapped = 0x1000;         // entry.S's BENCH_UNMAPPED
 
 alignas(4096) uint64_t user_l4[512];
 alignas(16) uint8_t kernel_stack[16384];
@@ -96,11 +102,17 @@ void set_up_user_mode() {
   check(register_callback(CALLBACKTYPE_syscall, bench_syscall_entry), "register syscall callback");
 }
 
+trap_info_t trap(uint8_t vector, void (*entry)()) {
+  trap_info_t t{};
+  t.vector = vector;
+  t.cs = FLAT_KERNEL_CS;
+  t.address = address_of(reinterpret_cast<const void*>(entry));
+  return t;
+}
+
 void set_up_traps() {
-  trap_info_t table[2]{};
-  table[0].vector = 6;  // #UD
-  table[0].cs = FLAT_KERNEL_CS;
-  table[0].address = address_of(reinterpret_cast<const void*>(&bench_invalid_opcode_entry));
+  trap_info_t table[3] = {
+      trap(6, bench_invalid_opcode_entry), trap(14, bench_page_fault_entry), {}};
   check(hypercall(__HYPERVISOR_set_trap_table, address_of(table)), "set_trap_table");
 }
 
@@ -184,9 +196,10 @@ void report_event_latency(const char* name, bool block, const bench::Plan& plan)
   constexpr unsigned kMaxShots = 1024;
   static uint64_t shots[kMaxShots];
   unsigned count = 0;
-  for (uint64_t r = 0; r < plan.runs; ++r)
+  for (uint64_t r = 0; r < plan.runs; ++r) {
     for (uint64_t i = 0; i < plan.iterations && count < kMaxShots; ++i)
       shots[count++] = one_event(block);
+  }
   bench::report(name, bench::median(shots, count), "ns", plan);
 }
 
@@ -218,6 +231,9 @@ int guest_main() {
   report_loop("syscall_roundtrip", bench_loop_syscall, true, calls);
   report_loop("exception_user_ud", bench_loop_ud2, true, calls);
   report_loop("exception_kernel_ud", bench_loop_ud2, false, calls);
+  report_loop("exception_user_pf", bench_loop_page_fault, true, calls);
+  // The faults were the loads the loop made (entry.S's BENCH_UNMAPPED).
+  if (vcpu0().arch.cr2 != kUnmapped) panic("#PF reported CR2 %#lx", vcpu0().arch.cr2);
 
   bench::Plan events = calls;
   events.iterations = bench::parameter("events", 50);

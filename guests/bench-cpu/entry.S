@@ -17,6 +17,7 @@
 	.set FLAT_USER_CS, 0xe033	/* xen-x86_64.h FLAT_RING3_CS64 */
 	.set FLAT_USER_SS, 0xe02b	/* FLAT_RING3_SS64 */
 	.set SYSCALL_LEAVE_USER_MODE, 1	/* bench_user_start's last syscall */
+	.set BENCH_UNMAPPED, 0x1000	/* L4 slot 0: nothing maps it */
 
 	.macro IRET
 	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
@@ -58,6 +59,18 @@ bench_invalid_opcode_entry:
 	push $0
 	IRET
 	.size bench_invalid_opcode_entry, . - bench_invalid_opcode_entry
+
+/* #PF handler: the fault is bench_loop_page_fault's 3-byte load; skip it.
+ * The error-code slot becomes iret_context.flags. */
+	.globl bench_page_fault_entry
+	.type bench_page_fault_entry, @function
+bench_page_fault_entry:
+	pop %rcx
+	pop %r11
+	movq $0, (%rsp)
+	addq $3, 8(%rsp)
+	IRET
+	.size bench_page_fault_entry, . - bench_page_fault_entry
 
 /*
  * The event callback: the TSC first (event latency is measured to here),
@@ -156,8 +169,10 @@ bench_user_start:
 
 /*
  * uint64_t bench_loop_syscall(uint64_t n) / bench_loop_ud2(uint64_t n) /
- * bench_loop_hypercall(uint64_t n): TSC ticks for n (>= 1) iterations of
- * one `syscall` (rax 0), one `ud2`, or one xen_version hypercall.
+ * bench_loop_hypercall(uint64_t n) / bench_loop_page_fault(uint64_t n):
+ * TSC ticks for n (>= 1) iterations of one `syscall` (rax 0), one `ud2`,
+ * one xen_version hypercall, or one load from the unmapped page at
+ * BENCH_UNMAPPED (3 bytes: mov (%rax), %rax).
  * Only callee-saved registers hold state across the event.
  */
 	.macro TIMED_LOOP name, body:vararg
@@ -195,7 +210,13 @@ bench_user_start:
 
 	TIMED_LOOP bench_loop_syscall, SYSCALL_ZERO
 	TIMED_LOOP bench_loop_ud2, ud2
+	.macro LOAD_UNMAPPED
+	mov $BENCH_UNMAPPED, %eax
+	mov (%rax), %rax
+	.endm
+
 	TIMED_LOOP bench_loop_hypercall, XEN_VERSION_ZERO
+	TIMED_LOOP bench_loop_page_fault, LOAD_UNMAPPED
 
 	.bss
 	.balign 8

@@ -91,9 +91,11 @@ unsigned table_index(uint64_t va, unsigned level) {
 
 uint64_t* kernel_va_of_mfn(uint64_t mfn) {
   static xen_machphys_mapping_t m2p;
-  if (m2p.v_start == 0)
+  if (m2p.v_start == 0) {
     check(hypercall(__HYPERVISOR_memory_op, XENMEM_machphys_mapping, address_of(&m2p)),
           "XENMEM_machphys_mapping");
+    if (m2p.v_start == 0) panic("XENMEM_machphys_mapping gave no M2P");
+  }
   uint64_t pfn = reinterpret_cast<const volatile uint64_t*>(m2p.v_start)[mfn];
   return reinterpret_cast<uint64_t*>(address_of(VIRT_BASE) + (pfn << 12));
 }
@@ -114,7 +116,7 @@ uint64_t* kernel_l2() {
 uint64_t kernel_pte_maddr(const void* page) {
   uint64_t va = address_of(page);
   uint64_t* l1 = next_table(kernel_l2()[table_index(va, 2)]);
-  return maddr_of(l1) + table_index(va, 1) * 8;
+  return maddr_of(l1) + uint64_t{table_index(va, 1)} * 8;
 }
 
 // --- the live L1 ---
@@ -129,7 +131,8 @@ void set_up_live_l1() {
   check(mmuext(MMUEXT_PIN_L1_TABLE, mfn), "MMUEXT_PIN_L1_TABLE");
   uint64_t* l2 = kernel_l2();
   if ((l2[kLiveL2Slot] & kPresent) != 0) panic("L2 slot %u is in use", kLiveL2Slot);
-  mmu_update_t link{maddr_of(l2) + kLiveL2Slot * 8 + MMU_NORMAL_PT_UPDATE, (mfn << 12) | kTable};
+  mmu_update_t link{maddr_of(l2) + uint64_t{kLiveL2Slot} * 8 + MMU_NORMAL_PT_UPDATE,
+                    (mfn << 12) | kTable};
   check(mmu_update(&link, 1), "mmu_update(link the live L1)");
   check(hypercall(__HYPERVISOR_vm_assist, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables),
         "vm_assist(writable_pagetables)");
@@ -177,9 +180,10 @@ uint64_t time_assist(uint64_t stores) {
 // --- the 1 GiB address space ---
 
 void fill_space() {
-  for (unsigned i = 0; i < kSpaceL1s; ++i)
+  for (unsigned i = 0; i < kSpaceL1s; ++i) {
     for (unsigned j = 0; j < kEntries; ++j)
       space[i][j] = maddr_of(pool[(i * kEntries + j) % kPoolPages]) | kUserData;
+  }
   for (unsigned i = 0; i < kSpaceL1s; ++i)
     space_l2[i] = maddr_of(space[i]) | kTable;
   space_l3[0] = maddr_of(space_l2) | kTable;

@@ -60,7 +60,7 @@ TEST(BenchGuests, CpuReportsEveryFigure) {
                         "runs=1 iterations=5 events=2"});
   expect_figures(run,
                  {"null_hypercall", "syscall_roundtrip", "exception_user_ud", "exception_kernel_ud",
-                  "event_latency_running", "event_latency_blocked"},
+                  "exception_user_pf", "event_latency_running", "event_latency_blocked"},
                  "runs=1");
 }
 
