@@ -183,6 +183,13 @@ if wanted linux; then
   debian=$build/debian
   initramfs=$(bash "$repo/scripts/build-initramfs.sh" "$debian" pvbench)
   tests_csv=$(IFS=,; echo "${pvbench_tests[*]}")
+  gcc -O2 -static -o "$work/pvbench" "$shared/bench/pvbench.c"
+  gcc -O2 -static -nostdlib -o "$work/pvnull" "$shared/bench/pvnull.c"
+  mkdir -p "$work/tmp"
+  native_pvbench() { "$work/pvbench" -s "$pvbench_scale" -e "$work/pvnull" -d "$work/tmp" "${pvbench_tests[@]}"; }
+  # Natively once before the boot and once after: the machine's load
+  # changes over minutes, and the better of the two is the native figure.
+  native_pvbench >"$work/native-before.out"
   echo "== linux: Debian $(cat "$debian/package"), --memory $linux_memory, pvbench -s $pvbench_scale"
   # Each console line stamped with ms since xpv started.
   t0=$(now_ns)
@@ -201,16 +208,16 @@ if wanted linux; then
   printf '  pvbench in the guest               %8.2f s\n' "$(awk -v a="$t_init" -v b="$t_done" 'BEGIN {print (b - a) / 1000}')"
   printf '  /init done -> xpv exits (poweroff) %8.2f s\n' "$(awk -v a="$t_done" -v b="$t_end" 'BEGIN {print (b - a) / 1000}')"
 
-  gcc -O2 -static -o "$work/pvbench" "$shared/bench/pvbench.c"
-  gcc -O2 -static -nostdlib -o "$work/pvnull" "$shared/bench/pvnull.c"
-  mkdir -p "$work/tmp"
-  "$work/pvbench" -s "$pvbench_scale" -e "$work/pvnull" -d "$work/tmp" "${pvbench_tests[@]}" >"$work/native.out"
-  printf '  %-14s %14s %14s %-6s %10s\n' test "xpv guest" native unit "xpv/native"
+  native_pvbench >"$work/native-after.out"
+  printf '  %-14s %14s %14s %-6s %10s\n' test "xpv guest" "native (best)" unit "xpv/native"
   for t in "${pvbench_tests[@]}"; do
     # Console lines are "MS XPV-BENCH: name value unit # n=N".
     value=$(awk -v t="$t" '$3 == t {print $4}' "$work/linux.out")
     unit=$(awk -v t="$t" '$3 == t {print $5}' "$work/linux.out")
-    native=$(awk -v t="$t" '$1 == t {print $2}' "$work/native.out")
+    # The better native figure: the higher bandwidth, the shorter time.
+    native=$(awk -v t="$t" -v u="$unit" '$1 == t {
+        if (best == "" || (u == "GB/s" ? $2 > best : $2 < best)) best = $2
+      } END {print best}' "$work/native-before.out" "$work/native-after.out")
     # For a bandwidth, the slowdown is native / guest.
     case $unit in GB/s) ratio=$(div "$native" "${value:-0}") ;; *) ratio=$(div "${value:-0}" "$native") ;; esac
     printf '  %-14s %14s %14s %-6s %9sx\n' "$t" "${value:-?}" "$native" "${unit:-?}" "$ratio"
