@@ -164,8 +164,10 @@ if wanted mm; then
   echo "== mm: guests/bench-mm, guest TSC, median of $guest_runs runs x $mm_entries entries ($space_runs builds of the 1 GiB space)"
   measure_floor
   per_second() { awk -v n="$1" 'BEGIN {printf "%.0f", (n > 0) ? 1e9 / n : 0}'; }
-  b512=$(figure mmu_update_batch512 "$out") b1=$(figure mmu_update_batch1 "$out")
+  b512=$(figure mmu_update_batch512 "$out") b128=$(figure mmu_update_batch128 "$out")
+  b1=$(figure mmu_update_batch1 "$out")
   printf '  mmu_update, batches of 512   %12s entries/s  (%s ns/entry)\n' "$(per_second "$b512")" "$b512"
+  printf '  mmu_update, batches of 128   %12s entries/s  (%s ns/entry)\n' "$(per_second "$b128")" "$b128"
   printf '  mmu_update, batches of 1     %12s entries/s  (%s ns/entry)\n' "$(per_second "$b1")" "$b1"
   floor_header
   assist_ns=$(figure wpt_assist_store "$out")
