@@ -2,7 +2,7 @@
 # xpv's benchmarks, side by side with the platform floor in one run
 # (numbers on a shared machine drift; ratios within one run do not).
 #
-#   bash bench/run.sh [BUILD_DIR [SECTION...]]      (`make bench` runs all)
+#   bash bench/run.sh [BUILD_DIR [SECTION...]]   (`make bench [BENCH=...]`)
 #
 # SECTION is any of (default `all` = every one, in this order):
 #   startup  `xpv run` of the hello guest to its first exit and to power-off
@@ -14,8 +14,7 @@
 #            ../shared/bench/pvbench.c in that guest versus natively (minutes)
 # The floor (../shared/probes/kvm-costs.c: CPL3 -> ring 0 -> CPL3, and one
 # exit to the host) is measured in the same run, at the start of the cpu
-# and mm sections. bench/README.md says
-# what each figure means.
+# and mm sections. bench/README.md says what each figure means.
 #
 # Environment: RUNS (start-up runs, 15), GUEST_RUNS (runs per guest figure,
 # median, 5), CALLS (iterations per run, 2000), EVENTS (timer shots per run,
