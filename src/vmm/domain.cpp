@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include "hv/memory_reservation.hpp"
 #include "vmm/vcpu.hpp"
 
 namespace xpv::vmm {
@@ -79,6 +80,13 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
       [this](uint64_t* l4) { monitor_->install_hole_entries(std::span<uint64_t, 512>(l4, 512)); });
 
   page_types_->set_table_written_hook([this] { mark_page_tables_written(); });
+  page_types_->set_hypervisor_frames(
+      [this](uint64_t mfn) { return hypervisor_frames_->contains(mfn); });
+  // A frame the domain gave back leaves it: no M2P entry, no contents.
+  page_types_->set_frame_freed_hook([this](uint64_t mfn) {
+    monitor_->m2p()[mfn] = hv::kInvalidM2pEntry;
+    ram_->discard(mfn);
+  });
 
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw SystemError("eventfd", errno);
