@@ -13,7 +13,7 @@ namespace {
 using xpv::guest::hypercall;
 using xpv::guest::panic;
 
-constexpr unsigned kSparePages = 48;
+constexpr unsigned kSparePages = 64;
 alignas(4096) uint64_t spare_pages[kSparePages][512];
 unsigned spare_pages_used = 0;
 
@@ -24,7 +24,7 @@ long reservation_query(unsigned cmd, domid_t domid) {
 }  // namespace
 
 long pt_update(uint64_t table_mfn, unsigned index, uint64_t value, unsigned cmd, domid_t domid) {
-  mmu_update_t request{(table_mfn << 12) + index * 8 + cmd, value};
+  mmu_update_t request{entry_address(table_mfn, index) + cmd, value};
   return hypercall(__HYPERVISOR_mmu_update, address_of(&request), 1, 0, domid);
 }
 

@@ -40,6 +40,11 @@ inline uint64_t l4_slot_va(unsigned slot) {
 inline uint64_t entry_of(uint64_t mfn, uint64_t flags) {
   return (mfn << 12) | flags;
 }
+// The machine address of entry `index` of the table in frame `table_mfn`
+// (mmu_update's ptr, before the command in its low bits).
+inline uint64_t entry_address(uint64_t table_mfn, unsigned index) {
+  return (table_mfn << 12) + uint64_t{index} * 8;
+}
 
 // --- Hypercalls, each on behalf of this domain unless `domid` says ----------
 long pt_update(uint64_t table_mfn, unsigned index, uint64_t value,
@@ -99,6 +104,7 @@ class ScratchL1 {
  public:
   void set_up(unsigned l2_slot);
   uint64_t mfn() const { return page_.mfn; }
+  const Page& page() const { return page_; }
   uint64_t entry(unsigned index) const {
     return __atomic_load_n(&page_.va[index], __ATOMIC_RELAXED);
   }

@@ -98,8 +98,8 @@ XPV_TEST(ReadOnlySelfReferenceGivesALinearMapping) {
   uint64_t l1_of_data =
       self | (uint64_t{kL4Slot} << 30) | (uint64_t{kL3Slot} << 21) | (uint64_t{kL2Slot} << 12);
   XPV_ASSERT_EQ(mmuext(MMUEXT_NEW_BASEPTR, the_space.l4.mfn), 0);
-  uint64_t l4_entry = read_qword(l4_through_itself + kL4Slot * 8);
-  uint64_t l1_entry = read_qword(l1_of_data + kL1Slot * 8);
+  uint64_t l4_entry = read_qword(l4_through_itself + uint64_t{kL4Slot} * 8);
+  uint64_t l1_entry = read_qword(l1_of_data + uint64_t{kL1Slot} * 8);
   XPV_EXPECT_EQ(mmuext(MMUEXT_NEW_BASEPTR, kernel_l4_mfn()), 0);
   XPV_EXPECT_EQ(l4_entry, the_space.l4.va[kL4Slot]);
   XPV_EXPECT_EQ(l1_entry, the_space.l1.va[kL1Slot]);

@@ -97,8 +97,8 @@ XPV_TEST(MixedBatchAppliesEveryRequestInOrder) {
   Page a = spare_page(), b = spare_page();
   unsigned slot = scratch().fresh_slot();
   mmu_update_t requests[] = {
-      {(scratch().mfn() << 12) + slot * 8, entry_of(a.mfn, kKernelRO)},
-      {(scratch().mfn() << 12) + slot * 8, entry_of(b.mfn, kKernelRO)},
+      {entry_address(scratch().mfn(), slot), entry_of(a.mfn, kKernelRO)},
+      {entry_address(scratch().mfn(), slot), entry_of(b.mfn, kKernelRO)},
       {(a.mfn << 12) | MMU_MACHPHYS_UPDATE, a.pfn},
   };
   unsigned done = 0;

@@ -92,10 +92,10 @@ long memory_reservation_op(vmm::Vcpu& vcpu, const HypercallArgs& args, int cmd,
                                                   : populate_one;
   uint64_t i = start_extent;
   for (; i < reservation->nr_extents; ++i) {
-    if (i != start_extent && (i - start_extent) % kExtentsPerPass == 0)
-      return continue_hypercall(
-          vcpu, args,
-          {static_cast<uint64_t>(cmd) | (i << kMemopExtentShift), args.arg[1], 0, 0, 0});
+    if (i != start_extent && (i - start_extent) % kExtentsPerPass == 0) {
+      uint64_t next_cmd = static_cast<uint64_t>(cmd) | (i << kMemopExtentShift);
+      return continue_hypercall(vcpu, args, {next_cmd, args.arg[1], 0, 0, 0});
+    }
     if (!one(vcpu, request, i)) break;
   }
   return static_cast<long>(i);

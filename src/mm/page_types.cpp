@@ -203,10 +203,11 @@ void PageTypes::put_l1_refs(uint64_t entry) {
   uint64_t target = frame_of(entry);
   if (!ram_.owns(target)) return;
   if (page(target).mappings > 0) --page(target).mappings;
-  if (writable(entry))
-    put_type_locked(target);
-  else
+  if (writable(entry)) {
+    put_type_locked(target);  // frees it too when that was the last reference
+  } else {
     free_if_unused(target);
+  }
 }
 
 long PageTypes::get_entry_refs(uint64_t& entry, unsigned level, uint64_t table_mfn) {

@@ -133,11 +133,23 @@ void Domain::resync_shadow_page_tables() {
 }
 
 void Domain::attach_xenstore(uint64_t mfn, evtchn_port_t port) {
+  hold_for_backend(mfn);
   xenstore_ = std::make_unique<XenstoreService>(*this, mfn, port);
 }
 
 void Domain::attach_console(uint64_t mfn, evtchn_port_t port) {
+  hold_for_backend(mfn);
   console_service_ = std::make_unique<ConsoleService>(*this, mfn, port);
+}
+
+// A backend maps its ring page writable for the domain's life, as
+// xenconsoled and xenstored do with a foreign mapping, which holds a
+// writable type reference in Xen: the frame stays the domain's even if
+// the guest gives it back (it cannot be freed under the backend's writes)
+// and it can never become a page table.
+void Domain::hold_for_backend(uint64_t mfn) {
+  if (page_types_->get_type(mfn, mm::PageType::kWritable) != 0)
+    throw Error("ring page " + std::to_string(mfn) + " cannot be mapped by its backend");
 }
 
 void Domain::start() {

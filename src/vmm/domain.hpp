@@ -105,6 +105,7 @@ class Domain {
 
  private:
   void start_clock();
+  void hold_for_backend(uint64_t mfn);
 
   DomainConfig config_;
   std::array<uint8_t, 16> handle_{};

@@ -161,6 +161,27 @@ TEST_F(PageOwnership, AMappedFrameGivenBackLeavesWithItsLastMapping) {
   expect_consistent();
 }
 
+// A backend's writable mapping of a ring page (Domain::hold_for_backend):
+// given back, the frame stays the domain's, so the backend never writes a
+// freed frame, and it never becomes a page table the backend would then
+// write behind validation's back.
+TEST_F(PageOwnership, AFrameABackendHoldsStaysOwnedAndNeverATable) {
+  const uint64_t ring = frame(6), l2 = frame(2);
+  ASSERT_EQ(types_.get_type(ring, mm::PageType::kWritable), 0);
+  EXPECT_EQ(types_.pin(ring, 1), kEinval);
+  ASSERT_EQ(types_.pin(l2, 2), 0);
+  EXPECT_EQ(types_.update_entry(l2, 0, entry(ring, kRW), false), kEinval);
+  ASSERT_EQ(types_.release(ring), 0);
+  EXPECT_TRUE(types_.owns(ring));
+  EXPECT_EQ(types_.tot_pages(), kFrames);
+  EXPECT_EQ(types_.allocate(0), std::nullopt);
+  EXPECT_EQ(types_.pin(ring, 1), kEinval);
+  types_.put_type(ring);  // the backend lets go: only now is it freed
+  EXPECT_FALSE(types_.owns(ring));
+  EXPECT_EQ(freed_, std::vector<uint64_t>{ring});
+  expect_consistent();
+}
+
 // alloc_domheap_pages / assign_pages: never past max_pages.
 TEST_F(PageOwnership, AllocationStopsAtTheMaximum) {
   EXPECT_EQ(types_.allocate(0), std::nullopt);
