@@ -66,7 +66,8 @@ PageTypes::PageTypes(const GuestRam& ram, ExtraMappable extra, InstallHole insta
       install_hole_(std::move(install_hole)),
       pages_(ram.nr_frames()),
       tot_pages_(ram.nr_frames()),
-      max_pages_(ram.nr_frames()) {}
+      max_pages_(ram.nr_frames()),
+      lowest_free_hint_(ram.end_mfn()) {}
 
 uint64_t* PageTypes::table(uint64_t mfn) const {
   return reinterpret_cast<uint64_t*>(ram_.frame(mfn).data());
@@ -361,6 +362,7 @@ void PageTypes::free_if_unused(uint64_t mfn) {
   p = PageInfo{};
   p.ownership = Ownership::kFree;
   --tot_pages_;
+  lowest_free_hint_ = std::min(lowest_free_hint_, mfn);
   if (frame_freed_) frame_freed_(mfn);
 }
 
@@ -370,8 +372,8 @@ std::optional<uint64_t> PageTypes::allocate(unsigned order, uint64_t below_mfn) 
   if (order >= 32 || tot_pages_ + count > max_pages_) return std::nullopt;  // assign_pages
   uint64_t end = std::min(ram_.end_mfn(), below_mfn);
   // Extents are aligned to their size in machine frames, as the buddy
-  // allocator's are.
-  uint64_t first = (ram_.base_mfn() + count - 1) & ~(count - 1);
+  // allocator's are. No frame below the hint is free.
+  uint64_t first = (lowest_free_hint_ + count - 1) & ~(count - 1);
   for (uint64_t mfn = first; mfn + count <= end; mfn += count) {
     bool all_free = true;
     for (uint64_t i = 0; i < count && all_free; ++i)
@@ -380,6 +382,7 @@ std::optional<uint64_t> PageTypes::allocate(unsigned order, uint64_t below_mfn) 
     for (uint64_t i = 0; i < count; ++i)
       page(mfn + i).ownership = Ownership::kAllocated;
     tot_pages_ += count;
+    if (order == 0) lowest_free_hint_ = mfn + 1;  // the scan passed only frames in use
     return mfn;
   }
   return std::nullopt;

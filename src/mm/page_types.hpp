@@ -158,6 +158,7 @@ class PageTypes {
   std::vector<PageInfo> pages_;
   uint64_t tot_pages_;
   uint64_t max_pages_;
+  uint64_t lowest_free_hint_;  // no free frame lies below it
   mutable std::mutex mutex_;
 };
 

@@ -198,6 +198,17 @@ TEST_F(PageOwnership, AllocationStopsAtTheMaximum) {
   expect_consistent();
 }
 
+TEST_F(PageOwnership, FreedFramesAreHandedOutLowestFirstWheneverFreed) {
+  ASSERT_EQ(types_.release(frame(20)), 0);
+  ASSERT_EQ(types_.release(frame(5)), 0);
+  EXPECT_EQ(types_.allocate(0), frame(5));
+  ASSERT_EQ(types_.release(frame(2)), 0);  // below what was handed out last
+  EXPECT_EQ(types_.allocate(0), frame(2));
+  EXPECT_EQ(types_.allocate(0), frame(20));
+  EXPECT_EQ(types_.allocate(0), std::nullopt);
+  expect_consistent();
+}
+
 TEST_F(PageOwnership, AFreedFrameComesBackScrubbedAndUsable) {
   std::memset(bytes(frame(7)), 0x5a, 4096);
   ASSERT_EQ(types_.release(frame(7)), 0);
