@@ -17,6 +17,13 @@ namespace {
 
 using namespace mm;
 
+// An L1 entry mapping `mfn` writable is refused (-EBUSY) and not written.
+void expect_no_writable_mapping(uint64_t mfn) {
+  unsigned slot = mm_attack::scratch().fresh_slot();
+  XPV_EXPECT_EQ(pt_update(mm_attack::scratch().mfn(), slot, entry_of(mfn, kKernelRW)), -XEN_EBUSY);
+  XPV_EXPECT_EQ(mm_attack::scratch().entry(slot), 0);
+}
+
 // A page made a table of `level` and pinned; its kernel mapping read-only.
 Page pinned_table(unsigned level) {
   Page page = spare_page();
@@ -152,6 +159,34 @@ XPV_TEST(HypercallsThatWriteFramesCannotWriteATable) {
                 -XEN_EINVAL);
   XPV_EXPECT_EQ(kernel_va_of_mfn(l4)[511], l4_slot_511);
   XPV_EXPECT_EQ(l1.va[0], 0);
+}
+
+// A GDT frame is a segment-descriptor page (set_gdt, Xen's
+// pv/descriptor-tables.c): never while mapped writable, never writable
+// while in use, and written only through update_descriptor, which refuses
+// system descriptors (check_descriptor) such as a TSS or an LDT.
+XPV_TEST(GdtFramesAreNeverWritableAndHoldNoSystemDescriptors) {
+  Page gdt = spare_page();
+  uint64_t frames[1] = {gdt.mfn};
+  auto set_gdt = [&](unsigned entries) {
+    return xpv::guest::hypercall(__HYPERVISOR_set_gdt, address_of(frames), entries);
+  };
+  XPV_EXPECT_EQ(set_gdt(16), -XEN_EINVAL);  // still mapped writable
+  XPV_ASSERT_EQ(make_read_only(gdt), 0);
+  XPV_ASSERT_EQ(set_gdt(16), 0);
+  XPV_EXPECT_EQ(make_writable(gdt), -XEN_EBUSY);
+  expect_no_writable_mapping(gdt.mfn);
+  constexpr uint64_t kTss64 = (1ULL << 47) | (9ULL << 40) | 0x67;  // present, type 9
+  constexpr uint64_t kLdt = (1ULL << 47) | (2ULL << 40) | 0xfff;
+  for (uint64_t system : {kTss64, kLdt}) {
+    XPV_EXPECT_EQ(
+        xpv::guest::hypercall(__HYPERVISOR_update_descriptor, (gdt.mfn << 12) + 8, system),
+        -XEN_EINVAL);
+  }
+  XPV_EXPECT_EQ(gdt.va[1], 0);
+  XPV_EXPECT_EQ(pt_update(gdt.mfn, 1, 0x1234), -XEN_EINVAL);  // no plain write either
+  XPV_EXPECT_EQ(set_gdt(0), 0);
+  XPV_EXPECT_EQ(make_writable(gdt), 0);
 }
 
 }  // namespace

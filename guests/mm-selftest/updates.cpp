@@ -51,6 +51,20 @@ XPV_TEST(PreserveAdKeepsAccessedAndDirty) {
   XPV_EXPECT_EQ(scratch().entry(slot) & (kAccessed | kDirty), 0);
 }
 
+// MMU_PT_UPDATE_NO_TRANSLATE is a normal update for a PV guest, whose
+// frame numbers are machine frames already.
+XPV_TEST(NoTranslateUpdateIsANormalUpdate) {
+  Page page = spare_page();
+  unsigned slot = scratch().fresh_slot();
+  XPV_ASSERT_EQ(
+      pt_update(scratch().mfn(), slot, entry_of(page.mfn, kKernelRO), MMU_PT_UPDATE_NO_TRANSLATE),
+      0);
+  XPV_EXPECT_EQ(frame_of(scratch().entry(slot)), page.mfn);
+  XPV_EXPECT_EQ(pt_update(scratch().mfn(), slot, entry_of(scratch().mfn(), kKernelRW),
+                          MMU_PT_UPDATE_NO_TRANSLATE),
+                -XEN_EBUSY);
+}
+
 // MMU_MACHPHYS_UPDATE writes the M2P, which the guest reads back through
 // its read-only mapping.
 XPV_TEST(MachphysUpdateSetsTheM2pEntry) {

@@ -22,6 +22,7 @@ long apply_one(vmm::Vcpu& vcpu, const mmu_update_t& req) {
   switch (req.ptr & 7) {
     case MMU_NORMAL_PT_UPDATE:
     case MMU_PT_UPDATE_PRESERVE_AD:
+    case MMU_PT_UPDATE_NO_TRANSLATE:  // a PV guest's frames need no translation
       return d.page_types().update_entry(mfn, static_cast<unsigned>((req.ptr & 0xfff) >> 3),
                                          req.val, (req.ptr & 7) == MMU_PT_UPDATE_PRESERVE_AD);
     case MMU_MACHPHYS_UPDATE:
