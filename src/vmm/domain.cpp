@@ -82,10 +82,14 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
   page_types_->set_table_written_hook([this] { mark_page_tables_written(); });
   page_types_->set_hypervisor_frames(
       [this](uint64_t mfn) { return hypervisor_frames_->contains(mfn); });
-  // A frame the domain gave back leaves it: no M2P entry, no contents.
+  // A frame the domain gave back leaves it: no M2P entry, no contents,
+  // and no translation cached anywhere (Xen flushes TLBs before a freed
+  // page is used again; here the shadow MMU is dropped before any vCPU
+  // runs again).
   page_types_->set_frame_freed_hook([this](uint64_t mfn) {
     monitor_->m2p()[mfn] = hv::kInvalidM2pEntry;
     ram_->discard(mfn);
+    mark_page_tables_written();
   });
 
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
