@@ -82,6 +82,22 @@ XPV_TEST(MappingABalloonedOutFrameIsBusy) {
   XPV_EXPECT_EQ(balloon_in(page), 1);
 }
 
+// Through a read-only self-reference of the L4, an address's "L1" can be
+// the L4 itself: update_va_mapping must not write an upper table with an
+// L1 entry's rules (Xen's mod_l1_entry path checks PGT_l1_page_table).
+XPV_TEST(UpdateVaMappingThroughALinearMappingCannotWriteAnUpperTable) {
+  constexpr unsigned kSelf = 9, kTarget = 10;
+  uint64_t l4 = kernel_l4_mfn();
+  XPV_ASSERT_EQ(pt_update(l4, kSelf, entry_of(l4, kPresent)), 0);
+  uint64_t va = l4_slot_va(kSelf) | (uint64_t{kSelf} << 30) | (uint64_t{kSelf} << 21) |
+                (uint64_t{kTarget} << 12);
+  Page page = spare_page();
+  XPV_EXPECT_EQ(update_va_mapping(va, entry_of(page.mfn, kKernelRW)), -XEN_EINVAL);
+  XPV_EXPECT_EQ(update_va_mapping(va, entry_of(l4, kKernelRW)), -XEN_EINVAL);
+  XPV_EXPECT_EQ(kernel_va_of_mfn(l4)[kTarget], 0);
+  XPV_EXPECT_EQ(pt_update(l4, kSelf, 0), 0);
+}
+
 // update_va_mapping finds the L1 through the guest's tables: an address in
 // the hypervisor's slots or outside the canonical range has none.
 XPV_TEST(UpdateVaMappingOutsideTheGuestsAddressesIsInvalid) {

@@ -187,6 +187,29 @@ XPV_TEST(BadReservationParametersDoNothing) {
   XPV_EXPECT_EQ(balloon_in(page), 1);
 }
 
+// A list of extents in the hypervisor's addresses or outside the
+// canonical range fails guest_handle_subrange_okay before anything is
+// done: no frame is allocated that the guest would never learn of.
+XPV_TEST(AnExtentListOutsideTheGuestsAddressesDoesNothing) {
+  Page page = spare_page();
+  XPV_ASSERT_EQ(balloon_out(page), 1);
+  long before = current_reservation();
+  auto* in_m2p = reinterpret_cast<xen_pfn_t*>(machphys_mapping().v_start);
+  auto* in_hole = reinterpret_cast<xen_pfn_t*>(l4_slot_va(256));
+  auto* non_canonical = reinterpret_cast<xen_pfn_t*>(0x0000800000000000ULL);
+  for (xen_pfn_t* list : {in_m2p, in_hole, non_canonical}) {
+    XPV_EXPECT_EQ(reservation(XENMEM_increase_reservation, list, 1), 0);
+    XPV_EXPECT_EQ(reservation(XENMEM_populate_physmap, list, 1), 0);
+    XPV_EXPECT_EQ(reservation(XENMEM_decrease_reservation, list, 1), 0);
+  }
+  // A list running from the last canonical page into the gap.
+  auto* straddling = reinterpret_cast<xen_pfn_t*>(0x00007ffffffffff8ULL);
+  XPV_EXPECT_EQ(reservation(XENMEM_increase_reservation, straddling, 2), 0);
+  XPV_EXPECT_EQ(current_reservation(), before);
+  XPV_EXPECT_EQ(m2p(page.mfn), kInvalidM2p);
+  XPV_EXPECT_EQ(balloon_in(page), 1);
+}
+
 // XSA-252: giving back a pinned table does not unpin it. The table stays
 // the domain's, pinned and in force, until the guest unpins it; it is
 // never handed out while it is a table.

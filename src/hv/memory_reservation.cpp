@@ -2,6 +2,8 @@
 
 #include <climits>
 
+#include "base/x86.hpp"
+#include "monitor/layout.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
 #include "xen/abi.hpp"
@@ -24,6 +26,19 @@ struct Request {
 
 uint64_t extent_address(const Request& r, uint64_t i) {
   return reinterpret_cast<uint64_t>(r.reservation.extent_start.p) + i * sizeof(xen_pfn_t);
+}
+
+// guest_handle_subrange_okay: the part of the list still to do lies in
+// the guest's own addresses (canonical, one half, outside the hypervisor's
+// slots); checked before anything is done, so a bad list does nothing.
+bool list_in_guest_addresses(const Request& r, uint64_t first) {
+  uint64_t begin = extent_address(r, first);
+  uint64_t bytes = (r.reservation.nr_extents - first) * sizeof(xen_pfn_t);
+  if (begin + bytes < begin) return false;
+  uint64_t last = begin + bytes - 1;
+  bool same_half = (begin >> 63) == (last >> 63);
+  return x86::is_canonical(begin) && x86::is_canonical(last) && same_half &&
+         !monitor::in_hole(begin) && !monitor::in_hole(last);
 }
 
 // increase_reservation: new frames, their MFNs written to the list when
@@ -87,6 +102,7 @@ long memory_reservation_op(vmm::Vcpu& vcpu, const HypercallArgs& args, int cmd,
     return start;
 
   Request request{*reservation, *below};
+  if (!list_in_guest_addresses(request, start_extent)) return start;
   auto one = cmd == XENMEM_increase_reservation   ? increase_one
              : cmd == XENMEM_decrease_reservation ? decrease_one
                                                   : populate_one;

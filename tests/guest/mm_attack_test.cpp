@@ -17,8 +17,8 @@ namespace {
 void expect_all_refused(const std::vector<std::string>& options) {
   std::vector<std::string> args = {"run", "--kernel", build_path("guests/mm-attack")};
   args.insert(args.end(), options.begin(), options.end());
-  // 29 attacks; fewer means some silently vanished.
-  constexpr int kMinimumAttacks = 29;
+  // 31 attacks; fewer means some silently vanished.
+  constexpr int kMinimumAttacks = 31;
   xpv::test::expect_all_pass(run_xpv(args, 60), kMinimumAttacks);
 }
 
