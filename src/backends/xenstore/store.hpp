@@ -116,6 +116,9 @@ class Store {
   size_t node_count() const { return main_.size(); }
   size_t nodes_owned_by(domid_t domid) const { return main_.owned_by(domid); }
   size_t watch_count(ConnectionId connection) const { return watches_.count(connection); }
+  bool watched_by(domid_t domid, std::string_view absolute_path) const {
+    return watches_.watched_by(domid, absolute_path);
+  }
   size_t transaction_count(ConnectionId connection) const;
   const StoreCounters& counters() const { return counters_; }
 
