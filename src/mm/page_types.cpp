@@ -105,6 +105,7 @@ long PageTypes::get_type_locked(uint64_t mfn, PageType type) {
     ++info.type_count;
     return 0;
   }
+  if (type != PageType::kWritable && write_protect_) write_protect_(mfn);
   info.type = type;
   info.type_count = 1;
   long r = 0;

@@ -128,6 +128,14 @@ class PageTypes {
   // it cached from that entry before the guest runs again.
   using TableWrittenHook = std::function<void(uint64_t table_mfn, unsigned index)>;
   void set_table_written_hook(TableWrittenHook hook) { table_written_ = std::move(hook); }
+  // Called, with the lock held, before frame `mfn` takes a type under which
+  // the guest must not write it (a page table, a descriptor page): any
+  // writable translation of it that xpv already removed from the guest's
+  // tables must be gone from every CPU first. Xen flushes TLBs at the same
+  // point (_get_page_type's tlbflush_timestamp check).
+  void set_write_protect_hook(std::function<void(uint64_t mfn)> hook) {
+    write_protect_ = std::move(hook);
+  }
 
  private:
   PageInfo& page(uint64_t mfn) { return pages_[mfn - ram_.base_mfn()]; }
@@ -152,6 +160,7 @@ class PageTypes {
   ExtraMappable extra_;
   InstallHole install_hole_;
   TableWrittenHook table_written_;
+  std::function<void(uint64_t mfn)> write_protect_;
   void table_written(uint64_t table_mfn, unsigned index) const {
     if (table_written_) table_written_(table_mfn, index);
   }

@@ -54,6 +54,17 @@ touch_and_return:
     popq %rax
     jmp touch_and_return
 
+/* The same touches while the host is in the middle of an operation that
+ * must not go on before every vCPU has lost its cached translations (a
+ * frame becoming a page table on a domain with several vCPUs). */
+    .org XPV_STUB_TOUCH_AND_EXIT
+1:  popq %rdi
+    lock orq $0, (%rdi)
+    decl %ecx
+    jnz 1b
+    .org XPV_STUB_TOUCH_AND_EXIT_OUT, 0x90 /* nops, if any; never backwards */
+    outb %al, $0
+
     .org XPV_STUB_SYSCALL64
     outl %eax, $XPV_PORT_SYSCALL64
     .org XPV_STUB_SYSCALL32

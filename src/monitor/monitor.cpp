@@ -272,6 +272,14 @@ uint64_t Monitor::load_root_and_return_va(bool then_touch) {
          (then_touch ? XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN : XPV_STUB_LOAD_ROOT_AND_RETURN);
 }
 
+uint64_t Monitor::touch_and_exit_va() {
+  return kTextVa + XPV_STUB_TOUCH_AND_EXIT;
+}
+
+uint64_t Monitor::touch_and_exit_done_rip() {
+  return kTextVa + XPV_STUB_TOUCH_AND_EXIT_OUT + XPV_STUB_OUT_LENGTH;
+}
+
 Entry Monitor::classify_exit(uint64_t rip) {
   // KVM reports the rip after the `out`; every stub is one such instruction.
   uint64_t stub = rip - XPV_STUB_OUT_LENGTH;

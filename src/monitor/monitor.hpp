@@ -56,6 +56,10 @@ class Monitor {
   // entries first, loading a new CR3 first, or both.
   static uint64_t touch_and_return_va();
   static uint64_t load_root_and_return_va(bool then_touch);
+  // The stub that touches entries and exits to the host, and the rip its
+  // exit reports.
+  static uint64_t touch_and_exit_va();
+  static uint64_t touch_and_exit_done_rip();
   // Which stub the vCPU executed, from the rip KVM reports at its exit.
   static Entry classify_exit(uint64_t rip);
   // Which syscall trampoline, if any, starts at `rip`: the #GP a

@@ -14,6 +14,10 @@
 #define XPV_STUB_TOUCH_AND_RETURN 0x210
 #define XPV_STUB_LOAD_ROOT_AND_RETURN 0x230
 #define XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN 0x240
+/* Touching entries at once, in the middle of a hypercall: back to the
+ * host, not to the guest. */
+#define XPV_STUB_TOUCH_AND_EXIT 0x250
+#define XPV_STUB_TOUCH_AND_EXIT_OUT 0x25a /* its `out`, right after the loop */
 
 /* The syscall trampolines have a page of their own, mapped user-readable
  * and executable: on KVM hosts whose ring 0 is emulated (PVM), `syscall`

@@ -82,12 +82,15 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
 
   page_types_->set_table_written_hook(
       [this](uint64_t table_mfn, unsigned index) { note_table_write(table_mfn, index); });
+  page_types_->set_write_protect_hook([this](uint64_t) { drop_stale_translations_now(); });
   page_types_->set_hypervisor_frames(
       [this](uint64_t mfn) { return hypervisor_frames_->contains(mfn); });
-  // A frame the domain gave back leaves it: no M2P entry, no contents. No
-  // translation of it survives either: it is freed only once no entry maps
-  // it, and removing the last one was a table write KVM was told of.
+  // A frame the domain gave back leaves it: no translation of it survives
+  // (the last entry that mapped it was a table write; another vCPU may
+  // still run on it, so that goes first, as Xen flushes TLBs before a freed
+  // page is used again), then no M2P entry and no contents.
   page_types_->set_frame_freed_hook([this](uint64_t mfn) {
+    drop_stale_translations_now();
     monitor_->m2p()[mfn] = hv::kInvalidM2pEntry;
     ram_->discard(mfn);
   });
@@ -134,6 +137,20 @@ void Domain::note_table_write(uint64_t table_mfn, unsigned index) {
   }
   entry_touches_.push_back(monitor::direct_map_va((table_mfn << 12) + index * sizeof(uint64_t)));
   have_entry_touches_.store(true);
+}
+
+// With one vCPU, that vCPU is in xpv now and drops stale translations on
+// its way back, before it runs guest code. With more, another one may be
+// running on them: they go now, from this vCPU's ring 0, or all at once.
+void Domain::drop_stale_translations_now() {
+  if (nr_vcpus() < 2) return;
+  Vcpu* current = Vcpu::current();
+  if (current == nullptr && have_entry_touches_.load()) mark_page_tables_written();
+  if (page_tables_written_.load()) {
+    resync_shadow_page_tables();
+    return;
+  }
+  if (current != nullptr) current->touch_written_entries_now();
 }
 
 std::vector<uint64_t> Domain::take_entry_touches() {

@@ -75,6 +75,8 @@ class Domain {
   // after a change to the monitor's own tables, every cache is dropped
   // instead before any vCPU runs again.
   void note_table_write(uint64_t table_mfn, unsigned index);
+  // Before a frame becomes one the guest must not write (PageTypes).
+  void drop_stale_translations_now();
   void mark_page_tables_written() { page_tables_written_.store(true); }
   void resync_shadow_page_tables();
   // The direct-map addresses of the entries to touch; empty when the

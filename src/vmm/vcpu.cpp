@@ -169,7 +169,16 @@ void Vcpu::wait_until_online() {
   online_cv_.wait(lock, [this] { return online_ || domain_.ending(); });
 }
 
+namespace {
+thread_local Vcpu* current_vcpu = nullptr;
+}
+
+Vcpu* Vcpu::current() {
+  return current_vcpu;
+}
+
 void Vcpu::run() {
+  current_vcpu = this;
   try {
     while (!domain_.ending()) {
       wait_until_online();
@@ -339,6 +348,28 @@ void Vcpu::touch_written_entries() {
   regs().rcx = n;
   regs().rsp = list_va;
   regs().rip = monitor::Monitor::touch_and_return_va();
+}
+
+void Vcpu::touch_written_entries_now() {
+  std::vector<uint64_t> touches = domain_.take_entry_touches();
+  if (touches.empty()) return;
+  const kvm_regs guest = regs();
+  uint64_t list_va = domain_.monitor().stack_top_va(id_) - touches.size() * sizeof(uint64_t);
+  auto list = domain_.monitor().stack_slice(id_, list_va, touches.size());
+  std::copy(touches.begin(), touches.end(), list.begin());
+  regs().rcx = touches.size();
+  regs().rsp = list_va;
+  regs().rip = monitor::Monitor::touch_and_exit_va();
+  regs().rflags = rflags::kFixed;
+  fd_.mark_regs_dirty();
+  while (!fd_.run()) {  // a kick: the stub goes on where it was
+  }
+  const kvm_run& r = fd_.run_state();
+  if (r.exit_reason != KVM_EXIT_IO || regs().rip != monitor::Monitor::touch_and_exit_done_rip())
+    throw Error("page-table touch stub ended with exit " + std::to_string(r.exit_reason) + " at " +
+                to_hex(regs().rip));
+  regs() = guest;
+  fd_.mark_regs_dirty();
 }
 
 // A root change or TLB flush this vCPU asked for rides on the way back:

@@ -58,6 +58,13 @@ class Vcpu {
   void take_offline();
   bool online();
 
+  // The vCPU whose thread this is; null on other threads.
+  static Vcpu* current();
+  // Touches the page-table entries xpv wrote (Domain::take_entry_touches)
+  // at once, through a round trip into ring 0, in the middle of a
+  // hypercall; the guest's registers are kept.
+  void touch_written_entries_now();
+
   void start_thread();
   void join_thread();
   // Makes the vCPU leave KVM_RUN and look at the domain state (any thread).

@@ -15,6 +15,8 @@
 #include "monitor/monitor_abi.h"
 #include "xen/abi.hpp"
 
+extern "C" const uint8_t xpv_monitor_text[];
+
 namespace xpv::monitor {
 namespace {
 
@@ -204,6 +206,13 @@ TEST(MonitorClassify, ReturnsThroughTheStubsAtTheirFixedOffsets) {
   EXPECT_EQ(Monitor::touch_and_return_va(), kTextVa + XPV_STUB_TOUCH_AND_RETURN);
   EXPECT_EQ(Monitor::load_root_and_return_va(false), kTextVa + XPV_STUB_LOAD_ROOT_AND_RETURN);
   EXPECT_EQ(Monitor::load_root_and_return_va(true), kTextVa + XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN);
+  EXPECT_EQ(Monitor::touch_and_exit_va(), kTextVa + XPV_STUB_TOUCH_AND_EXIT);
+  // The touch loop is four instructions; its exit must come right after
+  // it (entry.S pads with nops, and refuses to assemble if it is longer).
+  const auto* text = reinterpret_cast<const uint8_t*>(xpv_monitor_text);
+  EXPECT_EQ(text[XPV_STUB_TOUCH_AND_EXIT_OUT], 0xe6) << "out %al, $imm8";
+  EXPECT_EQ(Monitor::touch_and_exit_done_rip(), kTextVa + XPV_STUB_TOUCH_AND_EXIT_OUT + 2);
+  EXPECT_EQ(Monitor::classify_exit(Monitor::touch_and_exit_done_rip()).kind, EntryKind::kUnknown);
 }
 
 TEST_F(MonitorTest, HoleEntriesArePresentUserWalkableAndPointAtHypervisorFrames) {
