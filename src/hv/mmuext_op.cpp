@@ -35,7 +35,7 @@ long new_root(vmm::Vcpu& vcpu, uint64_t mfn, bool user) {
 // may take the writable type (never a page table).
 long clear_or_copy(vmm::Vcpu& vcpu, uint64_t dst, const uint64_t* src) {
   vmm::Domain& d = vcpu.domain();
-  if (src != nullptr && !d.ram().owns(*src)) return xen::error(XEN_EINVAL);
+  if (src != nullptr && !d.page_types().owns(*src)) return xen::error(XEN_EINVAL);
   if (long rc = d.page_types().get_type(dst, mm::PageType::kWritable); rc != 0) return rc;
   auto to = d.ram().frame(dst);
   if (src != nullptr)
