@@ -38,6 +38,27 @@ xpv_trap_entry_\vector:
 	.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 9, 15, 16, 18, 19, 20, 0x80
 	TRAP_ENTRY \v, 0
 	.endr
+	/* The event callback: the bounce frame has no error code. It goes
+	 * through trap_common as pseudo-vector 0xe0 (traps.hpp kEventUpcall). */
+	TRAP_ENTRY 0xe0, 0
+	.globl xpv_trap_entry_0xe0
+
+	/* The failsafe callback (Xen's load_segments): between R11 and RIP
+	 * the frame holds the DS, ES, FS and GS selectors that failed to
+	 * load. They go to xpv_failsafe_selectors, the rest through
+	 * trap_common as pseudo-vector 0xe1 (kFailsafe). */
+	.balign 16
+	.globl xpv_failsafe_entry
+xpv_failsafe_entry:
+	pop %rcx
+	pop %r11
+	pop xpv_failsafe_selectors(%rip)
+	pop xpv_failsafe_selectors+8(%rip)
+	pop xpv_failsafe_selectors+16(%rip)
+	pop xpv_failsafe_selectors+24(%rip)
+	push $0
+	push $0xe1
+	jmp trap_common
 
 	.type trap_common, @function
 trap_common:
@@ -140,6 +161,9 @@ xpv_try_landing:
 	.globl xpv_try_rsp
 xpv_try_rsp:
 	.quad 0
+	.globl xpv_failsafe_selectors
+xpv_failsafe_selectors:
+	.quad 0, 0, 0, 0
 
 /*
  * Probes: each executes one instruction at a global label, so that a test

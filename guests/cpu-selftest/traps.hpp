@@ -54,6 +54,9 @@ enum Vector : unsigned {
   kGeneralProtection = 13,
   kPageFault = 14,
   kSoftwareInterrupt = 0x80,  // the int $0x80 the probes use
+  // Not vectors: the event and failsafe callbacks enter trap_common too.
+  kEventUpcall = 0xe0,
+  kFailsafe = 0xe1,
 };
 
 // A kernel-mode bounce frame's CS: FLAT_KERNEL_CS64 with the RPL cleared.
@@ -144,6 +147,10 @@ void xpv_probe_bad_forced_cpuid();
 void xpv_probe_registers(const uint64_t in[15], uint64_t out[15]);
 uint64_t xpv_probe_rflags_int3(uint64_t rflags);
 void xpv_probe_int3_with_rsp(uint64_t rsp);
+
+// Callback entry points (entry.S) and what the failsafe frame held.
+extern const char xpv_trap_entry_0xe0[], xpv_failsafe_entry[];
+extern uint64_t xpv_failsafe_selectors[4];  // ds, es, fs, gs
 
 // What xpv_probe_iret found at its resume label.
 struct IretResult {
