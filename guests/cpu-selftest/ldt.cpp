@@ -1,12 +1,17 @@
 // The LDT: MMUEXT_SET_LDT with Xen's argument rules (do_mmuext_op), its
 // frames held as descriptor pages while in use, and its selectors (TI=1)
-// loadable by the guest.
+// loadable by the guest. And the failsafe callback, which Xen enters when
+// a data segment selector no longer loads on the way back to the guest
+// (load_segments): here, an LDT selector in %fs when the LDT goes away.
 #include <initializer_list>
 
+#include "cpu-selftest/ldt.hpp"
 #include "cpu-selftest/traps.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/test.hpp"
+
+#include <xen/callback.h>
 
 namespace {
 
@@ -47,6 +52,17 @@ void load_fs(uint16_t selector) {
   asm volatile("mov %0, %%fs" ::"r"(selector));
 }
 
+// Drops an LDT selector from %fs. Not with the null selector: under KVM's
+// PVM backend a load that succeeds against the host's own descriptor
+// tables (null, 0x2b, 0x33) never reaches the virtual CPU state that the
+// hypervisor sees, only loads that fault there and are emulated do, so
+// the hypervisor would go on seeing the LDT selector. Xen's flat data
+// selector is not in the host's GDT.
+void unload_fs() {
+  load_fs(FLAT_USER_DS32);
+  hypercall(__HYPERVISOR_set_segment_base, SEGBASE_FS, 0);
+}
+
 // Reads `marker` through %fs, assuming its base is kSegmentBase.
 uint64_t read_marker_through_fs() {
   uint64_t offset = address_of(&marker) - kSegmentBase, value;
@@ -63,8 +79,7 @@ struct ScopedLdt {
     if (rc == 0) rc = set_ldt(address_of(ldt_page), 1);
   }
   ~ScopedLdt() {
-    load_fs(0);
-    hypercall(__HYPERVISOR_set_segment_base, SEGBASE_FS, 0);
+    unload_fs();
     set_ldt(0, 0);
     map_ldt_page(kKernelRW);
   }
@@ -114,4 +129,65 @@ XPV_TEST(NoLdtSelectorLoadsWithoutAnLdt) {
   XPV_EXPECT_EQ(last_trap().error_code, kLdtSelector0 & ~3u);
 }
 
+long register_failsafe_callback() {
+  callback_register reg{};
+  reg.type = CALLBACKTYPE_failsafe;
+  reg.address = address_of(xpv_failsafe_entry);
+  return hypercall(__HYPERVISOR_callback_op, CALLBACKOP_register, address_of(&reg));
+}
+
+// Where the hypercall stub resumes after its syscall: push rcx (1 byte),
+// push r11 (2), mov $nr, %eax (5), syscall (2).
+uint64_t after_hypercall_syscall(unsigned nr) {
+  return address_of(&xpv::guest::hypercall_page[nr]) + 10;
+}
+
+XPV_TEST(FailsafeCallbackGetsTheSelectorsWhenOneNoLongerLoads) {
+  XPV_ASSERT_EQ(register_failsafe_callback(), 0);
+  ScopedTrapHandler retry(kFailsafe, [](TrapFrame&) {});  // Linux's retry: just iret
+  ScopedLdt ldt;
+  XPV_ASSERT_EQ(ldt.rc, 0);
+  XPV_ASSERT_EQ(try_run([] { load_fs(kLdtSelector0); }), 0);
+  clear_trap_log();
+  XPV_EXPECT_EQ(set_ldt(0, 0), 0);  // the hypercall's result survives the bounce
+  XPV_ASSERT_EQ(trap_count(), 1u);
+  const TrapFrame& f = last_trap();
+  XPV_EXPECT_EQ(f.vector, kFailsafe);
+  XPV_EXPECT_EQ(xpv_failsafe_selectors[2], kLdtSelector0);  // fs as it was
+  XPV_EXPECT_EQ(f.rip, after_hypercall_syscall(__HYPERVISOR_mmuext_op));
+  XPV_EXPECT_EQ(f.cs & 0xffff, kKernelModeCs);
+  XPV_EXPECT_EQ(f.ss, FLAT_KERNEL_SS);
+  // Nothing left to fail: the next table change bounces no more.
+  clear_trap_log();
+  XPV_EXPECT_EQ(set_ldt(address_of(ldt_page), 1), 0);
+  XPV_EXPECT_EQ(trap_count(), 0u);
+}
+
+// Xen's do_set_segment_base loads the user GS selector with a fixup: a
+// selector that does not load becomes null, the call still returns 0, and
+// the user GS base is what the load left: the descriptor's base, or 0.
+XPV_TEST(GsUserSelectorTakesItsBaseFromTheLdt) {
+  constexpr uint32_t kMsrShadowGsBase = 0xc0000102;  // the user GS base in kernel mode
+  auto user_gs_base = [] {
+    uint32_t low, high;
+    asm volatile("rdmsr" : "=a"(low), "=d"(high) : "c"(kMsrShadowGsBase));
+    return (uint64_t{high} << 32) | low;
+  };
+  ScopedLdt ldt;
+  XPV_ASSERT_EQ(ldt.rc, 0);
+  XPV_EXPECT_EQ(hypercall(__HYPERVISOR_set_segment_base, SEGBASE_GS_USER_SEL, kLdtSelector0), 0);
+  XPV_EXPECT_EQ(user_gs_base(), kSegmentBase);
+  XPV_EXPECT_EQ(hypercall(__HYPERVISOR_set_segment_base, SEGBASE_GS_USER_SEL, kLdtSelector1), 0);
+  XPV_EXPECT_EQ(user_gs_base(), 0u);
+  XPV_EXPECT_EQ(hypercall(__HYPERVISOR_set_segment_base, SEGBASE_GS_USER_SEL, 0), 0);
+}
+
 }  // namespace
+
+void cpu_selftest::provoke_failsafe() {
+  ldt_page[0] = data_descriptor(kSegmentBase);
+  if (map_ldt_page(kKernelRO) != 0 || set_ldt(address_of(ldt_page), 1) != 0)
+    xpv::guest::panic("cannot install the LDT");
+  load_fs(kLdtSelector0);
+  set_ldt(0, 0);
+}

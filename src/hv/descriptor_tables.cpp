@@ -111,6 +111,7 @@ long set_ldt(vmm::Vcpu& vcpu, uint64_t base, uint64_t entries) {
   }
   vcpu.ldt() = std::move(ldt);
   load_ldtr(vcpu, entries);
+  vcpu.request_segment_reload();
   return 0;
 }
 
@@ -138,6 +139,7 @@ long do_set_gdt(vmm::Vcpu& vcpu, const HypercallArgs& args) {
     types.put_type(old);
   vcpu.gdt_frames() = std::move(frames);
   vcpu.domain().mark_page_tables_written();  // the monitor's own tables changed
+  vcpu.request_segment_reload();
   return 0;
 }
 
@@ -157,6 +159,7 @@ long do_update_descriptor(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   auto* slot = reinterpret_cast<uint64_t*>(d.ram().frame(mfn).data() + (maddr & 0xfff));
   __atomic_store_n(slot, desc, __ATOMIC_RELAXED);
   d.page_types().put_type(mfn);
+  if (type == mm::PageType::kSegDesc) vcpu.request_segment_reload();
   return 0;
 }
 

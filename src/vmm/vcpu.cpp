@@ -6,12 +6,14 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "base/hex.hpp"
 #include "base/x86.hpp"
 #include "hv/cpuid_policy.hpp"
 #include "hv/emulate_invalid_op.hpp"
 #include "hv/emulate_priv_op.hpp"
+#include "hv/failsafe.hpp"
 #include "hv/hypercall.hpp"
 #include "hv/ro_page_fault.hpp"
 #include "hv/traps.hpp"
@@ -338,7 +340,8 @@ void Vcpu::handle_syscall() {
 }
 
 void Vcpu::return_to_guest() {
-  if (!deliver_pending_event()) return;
+  if (std::exchange(segment_reload_pending_, false)) hv::reload_data_segments(*this);
+  if (domain_.ending() || !deliver_pending_event()) return;
   if (!is_canonical(frame_.rip) || !is_canonical(frame_.rsp) || (frame_.cs & 3) != 3 ||
       (frame_.ss & 3) != 3)
     return crash("invalid return context: rip " + to_hex(frame_.rip) + " rsp " +

@@ -130,6 +130,9 @@ class Vcpu {
   // The guest frames of this vCPU's GDT (set_gdt), typed as descriptor pages.
   std::vector<uint64_t>& gdt_frames() { return gdt_frames_; }
   Ldt& ldt() { return ldt_; }
+  // The descriptor tables changed: DS/ES/FS/GS are reloaded from them
+  // before the guest runs again, with the failsafe callback if one fails.
+  void request_segment_reload() { segment_reload_pending_ = true; }
   void set_kernel_gs_base(uint64_t base);
   void set_fs_base(uint64_t base);
   uint64_t fs_base() const { return fs_base_; }
@@ -188,6 +191,7 @@ class Vcpu {
   std::atomic<bool> tlb_flush_pending_{false};
   std::vector<uint64_t> gdt_frames_;
   Ldt ldt_;
+  bool segment_reload_pending_ = false;
   void flush_tlb_if_requested();
   void load_root(uint64_t mfn);
   void enter_mode(bool kernel);

@@ -12,7 +12,7 @@ namespace xpv::test {
 namespace {
 
 // Every XPV_TEST the default run has; fewer means some did not run.
-constexpr int kMinimumChecks = 70;
+constexpr int kMinimumChecks = 72;
 
 XpvRun run_selftest(const std::string& cmdline) {
   std::vector<std::string> args = {"run", "--kernel", build_path("guests/cpu-selftest")};
@@ -56,6 +56,13 @@ TEST(CpuSelftest, BounceOntoAnUnmappedStackCrashesTheDomain) {
 TEST(CpuSelftest, BounceOntoAStackInXensHoleCrashesTheDomain) {
   if (!require_kvm()) return;
   expect_crash(run_selftest("holestack"), "bad guest kernel stack");
+}
+
+TEST(CpuSelftest, SegmentThatNoLongerLoadsWithoutAFailsafeCallbackCrashesTheDomain) {
+  if (!require_kvm()) return;
+  XpvRun run = run_selftest("nofailsafe");
+  expect_crash(run, "cannot load fs 0x7 and no failsafe callback is registered");
+  EXPECT_NE(run.err.find("rip"), std::string::npos) << run.err;  // the register dump
 }
 
 // Xen behaviour xpv does not match yet: each guest check runs only with
