@@ -42,6 +42,10 @@ xpv_trap_entry_\vector:
 	 * through trap_common as pseudo-vector 0xe0 (traps.hpp kEventUpcall). */
 	TRAP_ENTRY 0xe0, 0
 	.globl xpv_trap_entry_0xe0
+	/* The syscall callback: a system call from guest user mode, frame as
+	 * above (pseudo-vector 0xe2, kSystemCall). */
+	TRAP_ENTRY 0xe2, 0
+	.globl xpv_trap_entry_0xe2
 
 	/* The failsafe callback (Xen's load_segments): between R11 and RIP
 	 * the frame holds the DS, ES, FS and GS selectors that failed to
@@ -459,3 +463,66 @@ iret_probe_saved_rax:
 	.quad 0
 
 	.section .note.GNU-stack, "", @progbits	/* no executable stack */
+
+/*
+ * Guest user mode (user_mode.cpp).
+ *
+ * void xpv_enter_user(uint64_t rip, uint64_t rsp, uint64_t rdi): enters
+ * guest user mode at rip with rsp, rdi as its argument and events masked,
+ * through the iret hypercall with a user CS (RPL 3). Returns only if a
+ * handler resumes an xpv_try around it.
+ */
+	.text
+	.globl xpv_enter_user
+	.type xpv_enter_user, @function
+xpv_enter_user:
+	pushq $0xe02b			/* ss: FLAT_USER_SS */
+	push %rsi			/* rsp */
+	pushq $0x2			/* rflags: IF clear, so events stay masked */
+	pushq $0xe033			/* cs: FLAT_USER_CS64 */
+	push %rdi			/* rip */
+	pushq $0			/* iret_context.flags */
+	mov %rdx, %rdi
+	xor %eax, %eax
+	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	.size xpv_enter_user, . - xpv_enter_user
+
+/* void xpv_fxsave(void* area) / xpv_fxrstor(const void* area): 512 bytes,
+ * 16-byte aligned. The guest kernel switches FPU state with them. */
+	.globl xpv_fxsave
+xpv_fxsave:
+	fxsave64 (%rdi)
+	ret
+	.globl xpv_fxrstor
+xpv_fxrstor:
+	fxrstor64 (%rdi)
+	ret
+
+	.set SYS_WRITE, 1
+	.set SYS_YIELD, 2
+	.set SYS_EXIT, 3
+
+/* User program: puts `value` (rdi) in xmm0 and in st(0), yields to the
+ * other process, then reports both registers with SYS_WRITE and exits. */
+	.globl xpv_user_fpu_program
+	.type xpv_user_fpu_program, @function
+xpv_user_fpu_program:
+	movq %rdi, %xmm0
+	push %rdi
+	fildq (%rsp)
+	pop %rax
+	mov $SYS_YIELD, %eax
+	syscall
+	movq %xmm0, %rdi
+	mov $SYS_WRITE, %eax
+	syscall
+	sub $8, %rsp
+	fistpq (%rsp)
+	pop %rdi
+	mov $SYS_WRITE, %eax
+	syscall
+	xor %edi, %edi
+	mov $SYS_EXIT, %eax
+	syscall
+	ud2
+	.size xpv_user_fpu_program, . - xpv_user_fpu_program

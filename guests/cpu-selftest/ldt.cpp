@@ -7,6 +7,7 @@
 
 #include "cpu-selftest/ldt.hpp"
 #include "cpu-selftest/traps.hpp"
+#include "cpu-selftest/user_mode.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/test.hpp"
@@ -103,6 +104,22 @@ XPV_TEST(LdtDataSegmentLoadsIntoFs) {
   uint64_t seen = 0;
   XPV_EXPECT_EQ(try_run([&] { seen = read_marker_through_fs(); }), 0);
   XPV_EXPECT_EQ(seen, marker);
+}
+
+[[noreturn]] void user_reads_through_ldt_segment(uint64_t) {
+  load_fs(kLdtSelector0);
+  user_syscall(kSysWrite, read_marker_through_fs());
+  user_syscall(kSysExit, 0);
+  __builtin_trap();
+}
+
+XPV_TEST(LdtSegmentWorksFromUserMode) {
+  ScopedLdt ldt;
+  XPV_ASSERT_EQ(ldt.rc, 0);
+  UserProgram program{reinterpret_cast<uint64_t>(&user_reads_through_ldt_segment), 0};
+  XPV_ASSERT_EQ(run_user_programs(&program, 1), 0);
+  XPV_ASSERT_EQ(process_result(0).writes, 1u);
+  XPV_EXPECT_EQ(process_result(0).log[0], marker);
 }
 
 XPV_TEST(LdtSelectorBeyondItsEntriesFaults) {

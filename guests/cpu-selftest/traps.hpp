@@ -57,6 +57,7 @@ enum Vector : unsigned {
   // Not vectors: the event and failsafe callbacks enter trap_common too.
   kEventUpcall = 0xe0,
   kFailsafe = 0xe1,
+  kSystemCall = 0xe2,
 };
 
 // A kernel-mode bounce frame's CS: FLAT_KERNEL_CS64 with the RPL cleared.
