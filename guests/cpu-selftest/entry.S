@@ -247,6 +247,39 @@ xpv_probe_int80_site:
 xpv_probe_int80_resume:
 	ret
 
+/* void xpv_probe_x87_exception(void): an unmasked x87 divide by zero is
+ * reported as #MF at the next waiting FPU instruction, the fwait. Leaves
+ * the FPU state changed: for user processes, whose state the kernel drops. */
+PROBE xpv_probe_x87_exception
+	sub $8, %rsp
+	fnstcw (%rsp)
+	andw $~4, (%rsp)		/* unmask ZE */
+	fldcw (%rsp)
+	add $8, %rsp
+	fld1
+	fldz
+	fdivrp %st, %st(1)		/* 1 / 0 */
+	.globl xpv_probe_x87_exception_site
+xpv_probe_x87_exception_site:
+	fwait
+	ret
+
+/* void xpv_probe_simd_exception(void): an unmasked SSE divide by zero
+ * raises #XM at the divss. The same caveat about the FPU state. */
+PROBE xpv_probe_simd_exception
+	sub $8, %rsp
+	stmxcsr (%rsp)
+	andl $~0x200, (%rsp)		/* unmask ZE */
+	ldmxcsr (%rsp)
+	add $8, %rsp
+	mov $1, %eax
+	cvtsi2ss %eax, %xmm0
+	xorps %xmm1, %xmm1
+	.globl xpv_probe_simd_exception_site
+xpv_probe_simd_exception_site:
+	divss %xmm1, %xmm0
+	ret
+
 /* uint64_t xpv_probe_load(const uint64_t* address): 3-byte load. */
 PROBE xpv_probe_load
 	.globl xpv_probe_load_site

@@ -122,6 +122,8 @@ XPV_TEST(EveryExceptionFromUserModeIsBouncedToTheKernel) {
       {"#UD", xpv_probe_ud2, 0, kInvalidOpcode, xpv_probe_ud2_site},
       {"#GP", xpv_probe_hlt, 0, kGeneralProtection, xpv_probe_hlt_site},
       {"#GP", xpv_probe_cli, 0, kGeneralProtection, xpv_probe_cli_site},
+      {"#MF", xpv_probe_x87_exception, 0, kX87FloatingPoint, xpv_probe_x87_exception_site},
+      {"#XM", xpv_probe_simd_exception, 0, kSimdFloatingPoint, xpv_probe_simd_exception_site},
   };
   for (const UserFault& fault : faults) {
     xpv::guest::printk("  %s from user mode\n", fault.name);
