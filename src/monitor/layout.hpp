@@ -61,7 +61,7 @@ constexpr uint64_t kStackTopOffset = kStackOffset + kStackPages * 0x1000;
 constexpr unsigned kMaxLdtEntries = 8192;
 constexpr uint64_t kLdtOffset = 0x20000;
 constexpr unsigned kLdtPages = kMaxLdtEntries * 8 / 0x1000;
-static_assert(kStackTopOffset <= kLdtOffset && kLdtOffset + kLdtPages * 0x1000 <= kVcpuAreaSize);
+static_assert(kStackTopOffset <= kLdtOffset && kLdtOffset + kLdtPages * 0x1000ULL <= kVcpuAreaSize);
 
 constexpr uint64_t vcpu_area_va(unsigned vcpu) {
   return kVcpuAreasVa + vcpu * kVcpuAreaSize;
