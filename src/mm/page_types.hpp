@@ -91,10 +91,12 @@ class PageTypes {
 
   std::mutex& lock() { return mutex_; }
 
-  // Called after xpv itself changed an entry of a page table: a CPU that
-  // caches translations behind the guest's back (KVM's shadow MMU) must
-  // drop them before the guest runs again.
-  void set_table_written_hook(std::function<void()> hook) { table_written_ = std::move(hook); }
+  // Called, with the lock held, after xpv itself changed entry `index` of
+  // frame `table_mfn` while the entry was present: a CPU that caches
+  // translations behind the guest's back (KVM's shadow MMU) must drop what
+  // it cached from that entry before the guest runs again.
+  using TableWrittenHook = std::function<void(uint64_t table_mfn, unsigned index)>;
+  void set_table_written_hook(TableWrittenHook hook) { table_written_ = std::move(hook); }
 
  private:
   PageInfo& page(uint64_t mfn) { return pages_[mfn - ram_.base_mfn()]; }
@@ -115,9 +117,9 @@ class PageTypes {
   const GuestRam& ram_;
   ExtraMappable extra_;
   InstallHole install_hole_;
-  std::function<void()> table_written_;
-  void table_written() const {
-    if (table_written_) table_written_();
+  TableWrittenHook table_written_;
+  void table_written(uint64_t table_mfn, unsigned index) const {
+    if (table_written_) table_written_(table_mfn, index);
   }
   std::vector<PageInfo> pages_;
   mutable std::mutex mutex_;

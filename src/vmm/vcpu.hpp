@@ -159,6 +159,7 @@ class Vcpu {
 
   void handle_syscall();
   void return_to_guest();
+  void touch_written_entries();
   bool deliver_pending_event();
   bool event_deliverable();
   void enter_monitor_soon();
@@ -193,8 +194,12 @@ class Vcpu {
   Ldt ldt_;
   bool segment_reload_pending_ = false;
   void flush_tlb_if_requested();
-  void load_root(uint64_t mfn);
+  void load_root_on_return();
   void enter_mode(bool kernel);
+  uint64_t current_root_mfn() const { return kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_; }
+  // The root of the current mode is loaded on the way back to the guest
+  // (this vCPU's thread only).
+  bool root_reload_pending_ = false;
 };
 
 }  // namespace xpv::vmm
