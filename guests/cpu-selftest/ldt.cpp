@@ -180,6 +180,39 @@ XPV_TEST(FailsafeCallbackGetsTheSelectorsWhenOneNoLongerLoads) {
   XPV_EXPECT_EQ(trap_count(), 0u);
 }
 
+alignas(4096) uint64_t gdt_page[512];
+constexpr unsigned kGdtIndex = 16;  // beyond the host's own GDT (see unload_fs)
+constexpr uint16_t kGdtSelector = kGdtIndex * 8 + 3;
+
+void load_es(uint16_t selector) {
+  asm volatile("mov %0, %%es" ::"r"(selector));
+}
+
+// The same through the GDT: update_descriptor makes the entry held in %es
+// not present; the way back from it enters the failsafe callback.
+XPV_TEST(FailsafeCallbackAfterUpdateDescriptorRemovesALoadedSegment) {
+  XPV_ASSERT_EQ(register_failsafe_callback(), 0);
+  ScopedTrapHandler retry(kFailsafe, [](TrapFrame&) {});
+  gdt_page[kGdtIndex] = data_descriptor(0);
+  uint64_t frame = xpv::guest::mfn_of(gdt_page);
+  XPV_ASSERT_EQ(hypercall(__HYPERVISOR_update_va_mapping, address_of(gdt_page),
+                          (frame << 12) | kKernelRO, UVMF_INVLPG | UVMF_LOCAL),
+                0);
+  XPV_ASSERT_EQ(hypercall(__HYPERVISOR_set_gdt, address_of(&frame), kGdtIndex + 1), 0);
+  XPV_EXPECT_EQ(try_run([] { load_es(kGdtSelector); }), 0);
+  clear_trap_log();
+  XPV_EXPECT_EQ(hypercall(__HYPERVISOR_update_descriptor, (frame << 12) + kGdtIndex * 8, 0), 0);
+  XPV_EXPECT_EQ(trap_count(), 1u);
+  XPV_EXPECT_EQ(last_trap().vector, kFailsafe);
+  XPV_EXPECT_EQ(xpv_failsafe_selectors[1], kGdtSelector);  // es as it was
+  XPV_EXPECT_EQ(last_trap().rip, after_hypercall_syscall(__HYPERVISOR_update_descriptor));
+  load_es(FLAT_USER_DS32);
+  XPV_EXPECT_EQ(hypercall(__HYPERVISOR_set_gdt, 0, 0), 0);
+  XPV_EXPECT_EQ(hypercall(__HYPERVISOR_update_va_mapping, address_of(gdt_page),
+                          (frame << 12) | kKernelRW, UVMF_INVLPG | UVMF_LOCAL),
+                0);
+}
+
 // Xen's do_set_segment_base loads the user GS selector with a fixup: a
 // selector that does not load becomes null, the call still returns 0, and
 // the user GS base is what the load left: the descriptor's base, or 0.
