@@ -100,14 +100,16 @@ XPV_TEST(PollTimesOutAtTheAbsoluteTimeout) {
   XPV_EXPECT(system_time_ns() - start < kLateness);
 }
 
-// Waits on VIRQ_TIMER for a timer armed `after` ns from now by `arm`;
-// returns how long it took, or 0 if the poll ended without it.
+// Waits on VIRQ_TIMER for a timer armed `after` ns from now by `arm`,
+// with a poll timeout well after it, or none; returns how long it took,
+// or 0 if the poll ended without it.
 template <typename Arm>
-uint64_t time_timer(const ScopedPort& p, uint64_t after, Arm arm) {
+uint64_t time_timer(const ScopedPort& p, uint64_t after, Arm arm, bool poll_timeout = true) {
   evtchn_port_t list[1] = {p.id()};
   uint64_t start = system_time_ns();
   if (arm(start + after) != 0) return 0;
-  if (poll(list, 1, start + after + kLateness) != 0 || !port_pending(p.id())) return 0;
+  uint64_t timeout = poll_timeout ? start + after + kLateness : 0;
+  if (poll(list, 1, timeout) != 0 || !port_pending(p.id())) return 0;
   return system_time_ns() - start;
 }
 
@@ -135,6 +137,16 @@ XPV_TEST(SingleshotTimerFiresVirqTimerOnTime) {
   });
   XPV_ASSERT(elapsed != 0);
   expect_on_time(elapsed, 25 * kMs);
+}
+
+// Timeout 0 is no timeout: only the timer's port ends this poll.
+XPV_TEST(PollWithoutTimeoutWaitsForAListedPort) {
+  ScopedPort p(true);
+  XPV_ASSERT(p.port > 0);
+  auto set_timer = [](uint64_t deadline) { return hypercall(__HYPERVISOR_set_timer_op, deadline); };
+  uint64_t elapsed = time_timer(p, 10 * kMs, set_timer, false);
+  XPV_ASSERT(elapsed != 0);
+  expect_on_time(elapsed, 10 * kMs);
 }
 
 XPV_TEST(SetTimerOpZeroCancelsTheTimer) {

@@ -149,23 +149,24 @@ void Vcpu::block() {
 // does a listed port turning pending even while masked
 // (evtchn_check_pollers), or the poll timer.
 void Vcpu::poll(const std::function<bool()>& woken, uint64_t deadline_ns) {
-  auto deadline = std::chrono::steady_clock::time_point::max();
-  if (deadline_ns != 0) {
-    uint64_t now = domain_.clock().system_time_ns();
-    deadline = std::chrono::steady_clock::now() +
-               std::chrono::nanoseconds(deadline_ns > now ? deadline_ns - now : 0);
-  }
-  runstate_.change(RUNSTATE_blocked, domain_.clock().system_time_ns());
+  auto done = [&] {
+    const vcpu_info_t& vi = vcpu_info();  // Xen's local_events_need_delivery
+    bool event = __atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 &&
+                 __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_SEQ_CST) == 0;
+    return event || woken() || domain_.ending() || !online_;
+  };
+  uint64_t now = domain_.clock().system_time_ns();
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::nanoseconds(deadline_ns > now ? deadline_ns - now : 0);
+  runstate_.change(RUNSTATE_blocked, now);
   publish_runstate();
   polling_.store(true);
   {
     std::unique_lock lock(online_mutex_);
-    online_cv_.wait_until(lock, deadline, [&] {
-      const vcpu_info_t& vi = vcpu_info();  // Xen's local_events_need_delivery
-      bool event = __atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 &&
-                   __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_SEQ_CST) == 0;
-      return event || woken() || domain_.ending() || !online_;
-    });
+    if (deadline_ns == 0)
+      online_cv_.wait(lock, done);
+    else
+      online_cv_.wait_until(lock, deadline, done);
   }
   polling_.store(false);
   runstate_.change(RUNSTATE_running, domain_.clock().system_time_ns());
