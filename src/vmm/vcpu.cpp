@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "base/hex.hpp"
 #include "base/x86.hpp"
 #include "hv/cpuid_policy.hpp"
 #include "hv/emulate_invalid_op.hpp"
 #include "hv/emulate_priv_op.hpp"
+#include "hv/failsafe.hpp"
 #include "hv/hypercall.hpp"
 #include "hv/ro_page_fault.hpp"
 #include "hv/traps.hpp"
@@ -140,6 +142,41 @@ void Vcpu::block() {
   }
   runstate_.change(RUNSTATE_running, domain_.clock().system_time_ns());
   publish_runstate();
+}
+
+// Xen's do_poll (xen/common/sched/core.c) blocks without unmasking; a new
+// unmasked event wakes it as it wakes SCHEDOP_block (vcpu_kick), and so
+// does a listed port turning pending even while masked
+// (evtchn_check_pollers), or the poll timer.
+void Vcpu::poll(const std::function<bool()>& woken, uint64_t deadline_ns) {
+  auto done = [&] {
+    const vcpu_info_t& vi = vcpu_info();  // Xen's local_events_need_delivery
+    bool event = __atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 &&
+                 __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_SEQ_CST) == 0;
+    return event || woken() || domain_.ending() || !online_;
+  };
+  uint64_t now = domain_.clock().system_time_ns();
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::nanoseconds(deadline_ns > now ? deadline_ns - now : 0);
+  runstate_.change(RUNSTATE_blocked, now);
+  publish_runstate();
+  polling_.store(true);
+  {
+    std::unique_lock lock(online_mutex_);
+    if (deadline_ns == 0)
+      online_cv_.wait(lock, done);
+    else
+      online_cv_.wait_until(lock, deadline, done);
+  }
+  polling_.store(false);
+  runstate_.change(RUNSTATE_running, domain_.clock().system_time_ns());
+  publish_runstate();
+}
+
+void Vcpu::wake_if_polling() {
+  if (!polling_.load()) return;
+  std::lock_guard lock(online_mutex_);
+  online_cv_.notify_all();
 }
 
 // Through the kernel's page tables: the area is a kernel address, and Xen
@@ -314,7 +351,8 @@ void Vcpu::handle_syscall() {
 }
 
 void Vcpu::return_to_guest() {
-  if (!deliver_pending_event()) return;
+  if (std::exchange(segment_reload_pending_, false)) hv::reload_data_segments(*this);
+  if (domain_.ending() || !deliver_pending_event()) return;
   if (!is_canonical(frame_.rip) || !is_canonical(frame_.rsp) || (frame_.cs & 3) != 3 ||
       (frame_.ss & 3) != 3)
     return crash("invalid return context: rip " + to_hex(frame_.rip) + " rsp " +
