@@ -52,6 +52,9 @@ class EventChannels {
   // Raises VIRQ `virq` on `vcpu` if the guest bound it (timer, debug, ...).
   void raise_virq(unsigned vcpu, uint32_t virq);
 
+  // Whether `port`'s pending bit is set in shared_info (SCHEDOP_poll).
+  bool pending(evtchn_port_t port);
+
   static constexpr unsigned kMaxPorts = EVTCHN_2L_NR_CHANNELS;
 
  private:

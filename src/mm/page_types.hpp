@@ -46,7 +46,14 @@ constexpr PageType table_type(unsigned level) {
                       : PageType::kL4;
 }
 
+// Whether the domain owns a frame (Xen's _PGC_allocated and owner): a
+// frame given back with decrease_reservation is kReleased while something
+// still references it, and kFree once nothing does; a free frame belongs
+// to no one and is scrubbed before it is handed out again.
+enum class Ownership : uint8_t { kAllocated, kReleased, kFree };
+
 struct PageInfo {
+  Ownership ownership = Ownership::kAllocated;
   PageType type = PageType::kNone;
   uint32_t type_count = 0;      // references that need `type`
   uint32_t mappings = 0;        // present L1 entries mapping the frame (any access)
@@ -84,6 +91,30 @@ class PageTypes {
   long cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expected, uint64_t desired,
                      uint64_t* actual, std::optional<PageType> required = std::nullopt);
 
+  // --- Ballooning (xen/common/memory.c) ---
+  // Whether the domain owns the frame: allocated, or released but still
+  // referenced (Xen's get_page succeeds on both).
+  bool owns(uint64_t mfn) const;
+  // Frames the domain owns (Xen's tot_pages) and may own (max_pages).
+  uint64_t tot_pages() const;
+  uint64_t max_pages() const;
+  // Gives a frame back (guest_remove_page): -EINVAL for a frame that is not
+  // RAM, -ENXIO for one the domain does not own. The frame is freed when
+  // its last reference goes; a pinned table stays pinned (XSA-252).
+  long release(uint64_t mfn);
+  // Hands the domain 2^order free, contiguous, aligned frames below
+  // `below_mfn` (alloc_domheap_pages); none past max_pages.
+  std::optional<uint64_t> allocate(unsigned order, uint64_t below_mfn = UINT64_MAX);
+  // Called, under the lock, for each frame the domain stops owning.
+  void set_frame_freed_hook(std::function<void(uint64_t mfn)> hook) {
+    frame_freed_ = std::move(hook);
+  }
+  // Frames outside RAM that exist but are not the guest's (the
+  // hypervisor's own): mapping one is -EBUSY, any other -EPERM.
+  void set_hypervisor_frames(std::function<bool(uint64_t mfn)> is_hypervisor_frame) {
+    is_hypervisor_frame_ = std::move(is_hypervisor_frame);
+  }
+
   PageInfo info(uint64_t mfn) const;
   // Empty when every invariant holds; otherwise what is wrong. For tests:
   // recomputes all counts from the tables and compares.
@@ -91,10 +122,20 @@ class PageTypes {
 
   std::mutex& lock() { return mutex_; }
 
-  // Called after xpv itself changed an entry of a page table: a CPU that
-  // caches translations behind the guest's back (KVM's shadow MMU) must
-  // drop them before the guest runs again.
-  void set_table_written_hook(std::function<void()> hook) { table_written_ = std::move(hook); }
+  // Called, with the lock held, after xpv itself changed entry `index` of
+  // frame `table_mfn` while the entry was present: a CPU that caches
+  // translations behind the guest's back (KVM's shadow MMU) must drop what
+  // it cached from that entry before the guest runs again.
+  using TableWrittenHook = std::function<void(uint64_t table_mfn, unsigned index)>;
+  void set_table_written_hook(TableWrittenHook hook) { table_written_ = std::move(hook); }
+  // Called, with the lock held, before frame `mfn` takes a type under which
+  // the guest must not write it (a page table, a descriptor page): any
+  // writable translation of it that xpv already removed from the guest's
+  // tables must be gone from every CPU first. Xen flushes TLBs at the same
+  // point (_get_page_type's tlbflush_timestamp check).
+  void set_write_protect_hook(std::function<void(uint64_t mfn)> hook) {
+    write_protect_ = std::move(hook);
+  }
 
  private:
   PageInfo& page(uint64_t mfn) { return pages_[mfn - ram_.base_mfn()]; }
@@ -111,15 +152,24 @@ class PageTypes {
   long get_l1_refs(uint64_t& entry);
   void put_l1_refs(uint64_t entry);
   bool is_guest_slot(unsigned level, unsigned index) const;
+  bool owned(uint64_t mfn) const;
+  void free_if_unused(uint64_t mfn);
+  long refuse_foreign_l1_target(uint64_t mfn) const;
 
   const GuestRam& ram_;
   ExtraMappable extra_;
   InstallHole install_hole_;
-  std::function<void()> table_written_;
-  void table_written() const {
-    if (table_written_) table_written_();
+  TableWrittenHook table_written_;
+  std::function<void(uint64_t mfn)> write_protect_;
+  void table_written(uint64_t table_mfn, unsigned index) const {
+    if (table_written_) table_written_(table_mfn, index);
   }
+  std::function<void(uint64_t)> frame_freed_;
+  std::function<bool(uint64_t)> is_hypervisor_frame_;
   std::vector<PageInfo> pages_;
+  uint64_t tot_pages_;
+  uint64_t max_pages_;
+  uint64_t lowest_free_hint_;  // no free frame lies below it
   mutable std::mutex mutex_;
 };
 

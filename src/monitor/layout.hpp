@@ -28,8 +28,16 @@ constexpr unsigned kFirstHoleSlot = 256;
 constexpr unsigned kLastHoleSlot = 271;
 constexpr unsigned kMonitorSlot = 257;  // monitor code, tables, stacks: supervisor-only
 constexpr unsigned kM2pSlot = 258;      // read-only machine-to-phys table, guest-readable
+// Every machine frame of the domain, writable, supervisor-only: the monitor
+// stores through it so that KVM's shadow MMU sees xpv's page-table writes.
+constexpr unsigned kDirectMapSlot = 259;
 constexpr uint64_t kMonitorVa = l4_slot_va(kMonitorSlot);
 constexpr uint64_t kM2pVa = l4_slot_va(kM2pSlot);
+constexpr uint64_t kDirectMapVa = l4_slot_va(kDirectMapSlot);
+constexpr uint64_t direct_map_va(uint64_t machine_address) {
+  return kDirectMapVa + machine_address;
+}
+static_assert((kHypervisorBaseMfn << 12) * 2 <= (1ULL << 39), "the direct map is one L4 slot");
 
 constexpr bool in_hole(uint64_t va) {
   return va >= l4_slot_va(kFirstHoleSlot) && va < l4_slot_va(kLastHoleSlot + 1);
@@ -44,7 +52,7 @@ constexpr unsigned kKickVector = 0xf0;
 constexpr uint64_t kTextVa = kMonitorVa;  // two pages: ring-0 stubs, then syscall trampolines
 constexpr uint64_t kIdtVa = kMonitorVa + 0x2000;
 constexpr uint64_t kVcpuAreasVa = kMonitorVa + 0x100000;
-constexpr uint64_t kVcpuAreaSize = 0x20000;
+constexpr uint64_t kVcpuAreaSize = 0x40000;
 constexpr unsigned kMaxVcpus = XEN_LEGACY_MAX_VCPUS;
 
 // Per-vCPU area. The GDT has Xen's shape: 14 pages of guest descriptors,
@@ -56,6 +64,12 @@ constexpr uint64_t kTssOffset = 0x10000;
 constexpr uint64_t kStackOffset = 0x11000;
 constexpr unsigned kStackPages = 2;
 constexpr uint64_t kStackTopOffset = kStackOffset + kStackPages * 0x1000;
+// The guest's LDT (MMUEXT_SET_LDT): up to 8192 descriptors, its frames
+// mapped here as Xen maps them in its per-vCPU area, out of the guest's reach.
+constexpr unsigned kMaxLdtEntries = 8192;
+constexpr uint64_t kLdtOffset = 0x20000;
+constexpr unsigned kLdtPages = kMaxLdtEntries * 8 / 0x1000;
+static_assert(kStackTopOffset <= kLdtOffset && kLdtOffset + kLdtPages * 0x1000ULL <= kVcpuAreaSize);
 
 constexpr uint64_t vcpu_area_va(unsigned vcpu) {
   return kVcpuAreasVa + vcpu * kVcpuAreaSize;
@@ -67,6 +81,7 @@ constexpr uint64_t vcpu_area_va(unsigned vcpu) {
 constexpr uint16_t kMonitorCs = 0xe008;
 constexpr uint16_t kMonitorDs = 0xe010;
 constexpr uint16_t kTssSelector = 0xe040;
+constexpr uint16_t kLdtSelector = 0xe050;  // Xen's LDT_SELECTOR
 static_assert(FLAT_RING3_CS32 + 8 == FLAT_RING3_SS64 && FLAT_RING3_CS32 + 16 == FLAT_RING3_CS64);
 
 constexpr unsigned reserved_gdt_index(uint16_t selector) {

@@ -5,11 +5,13 @@
 #include <sys/ioctl.h>
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <random>
 
+#include "hv/memory_reservation.hpp"
 #include "vmm/vcpu.hpp"
 
 namespace xpv::vmm {
@@ -85,7 +87,20 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
   grant_table_ = std::make_unique<hv::GrantTable>(
       *ram_, *page_types_, [this] { return hypervisor_frames_->allocate(); });
 
-  page_types_->set_table_written_hook([this] { mark_page_tables_written(); });
+  page_types_->set_table_written_hook(
+      [this](uint64_t table_mfn, unsigned index) { note_table_write(table_mfn, index); });
+  page_types_->set_write_protect_hook([this](uint64_t) { drop_stale_translations_now(); });
+  page_types_->set_hypervisor_frames(
+      [this](uint64_t mfn) { return hypervisor_frames_->contains(mfn); });
+  // A frame the domain gave back leaves it: no translation of it survives
+  // (the last entry that mapped it was a table write; another vCPU may
+  // still run on it, so that goes first, as Xen flushes TLBs before a freed
+  // page is used again), then no M2P entry and no contents.
+  page_types_->set_frame_freed_hook([this](uint64_t mfn) {
+    drop_stale_translations_now();
+    monitor_->m2p()[mfn] = hv::kInvalidM2pEntry;
+    ram_->discard(mfn);
+  });
 
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw SystemError("eventfd", errno);
@@ -121,10 +136,50 @@ void Domain::start_clock() {
 // Re-registering the memory slots makes KVM drop every shadow page built
 // from them (there is no narrower way to tell it that host code wrote a
 // guest page table). The contents of memory are untouched.
+void Domain::note_table_write(uint64_t table_mfn, unsigned index) {
+  std::lock_guard lock(touches_mutex_);
+  if (entry_touches_.size() == kMaxEntryTouches) {
+    mark_page_tables_written();
+    return;
+  }
+  entry_touches_.push_back(monitor::direct_map_va((table_mfn << 12) + index * sizeof(uint64_t)));
+  have_entry_touches_.store(true);
+}
+
+// With one vCPU, that vCPU is in xpv now and drops stale translations on
+// its way back, before it runs guest code. With more, another one may be
+// running on them: they go now, from this vCPU's ring 0, or all at once.
+void Domain::drop_stale_translations_now() {
+  if (nr_vcpus() < 2) return;
+  Vcpu* current = Vcpu::current();
+  if (current == nullptr && have_entry_touches_.load()) mark_page_tables_written();
+  if (page_tables_written_.load()) {
+    resync_shadow_page_tables();
+    return;
+  }
+  if (current != nullptr) current->touch_written_entries_now();
+}
+
+std::vector<uint64_t> Domain::take_entry_touches() {
+  if (!have_entry_touches_.load()) return {};  // every return to the guest asks
+  std::vector<uint64_t> touches;
+  {
+    std::lock_guard lock(touches_mutex_);
+    touches.swap(entry_touches_);
+    have_entry_touches_.store(false);
+  }
+  if (page_tables_written_.load()) return {};
+  std::sort(touches.begin(), touches.end());
+  touches.erase(std::unique(touches.begin(), touches.end()), touches.end());
+  stats_.entry_touches.fetch_add(touches.size(), std::memory_order_relaxed);
+  return touches;
+}
+
 void Domain::resync_shadow_page_tables() {
   if (!page_tables_written_.load()) return;  // every KVM_RUN asks: no lock when clean
   std::lock_guard lock(resync_mutex_);
   if (!page_tables_written_.exchange(false)) return;
+  stats_.shadow_resyncs.fetch_add(1, std::memory_order_relaxed);
   vm_.unmap_memory(kRamSlot, monitor::kRamBaseMfn << 12);
   vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
   vm_.unmap_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12);
@@ -132,11 +187,23 @@ void Domain::resync_shadow_page_tables() {
 }
 
 void Domain::attach_xenstore(uint64_t mfn, evtchn_port_t port) {
+  hold_for_backend(mfn);
   xenstore_ = std::make_unique<XenstoreService>(*this, mfn, port);
 }
 
 void Domain::attach_console(uint64_t mfn, evtchn_port_t port) {
+  hold_for_backend(mfn);
   console_service_ = std::make_unique<ConsoleService>(*this, mfn, port);
+}
+
+// A backend maps its ring page writable for the domain's life, as
+// xenconsoled and xenstored do with a foreign mapping, which holds a
+// writable type reference in Xen: the frame stays the domain's even if
+// the guest gives it back (it cannot be freed under the backend's writes)
+// and it can never become a page table.
+void Domain::hold_for_backend(uint64_t mfn) {
+  if (page_types_->get_type(mfn, mm::PageType::kWritable) != 0)
+    throw Error("ring page " + std::to_string(mfn) + " cannot be mapped by its backend");
 }
 
 void Domain::start() {

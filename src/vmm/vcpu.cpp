@@ -4,14 +4,17 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "base/hex.hpp"
 #include "base/x86.hpp"
 #include "hv/cpuid_policy.hpp"
 #include "hv/emulate_invalid_op.hpp"
 #include "hv/emulate_priv_op.hpp"
+#include "hv/failsafe.hpp"
 #include "hv/hypercall.hpp"
 #include "hv/ro_page_fault.hpp"
 #include "hv/traps.hpp"
@@ -141,6 +144,41 @@ void Vcpu::block() {
   publish_runstate();
 }
 
+// Xen's do_poll (xen/common/sched/core.c) blocks without unmasking; a new
+// unmasked event wakes it as it wakes SCHEDOP_block (vcpu_kick), and so
+// does a listed port turning pending even while masked
+// (evtchn_check_pollers), or the poll timer.
+void Vcpu::poll(const std::function<bool()>& woken, uint64_t deadline_ns) {
+  auto done = [&] {
+    const vcpu_info_t& vi = vcpu_info();  // Xen's local_events_need_delivery
+    bool event = __atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 &&
+                 __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_SEQ_CST) == 0;
+    return event || woken() || domain_.ending() || !online_;
+  };
+  uint64_t now = domain_.clock().system_time_ns();
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::nanoseconds(deadline_ns > now ? deadline_ns - now : 0);
+  runstate_.change(RUNSTATE_blocked, now);
+  publish_runstate();
+  polling_.store(true);
+  {
+    std::unique_lock lock(online_mutex_);
+    if (deadline_ns == 0)
+      online_cv_.wait(lock, done);
+    else
+      online_cv_.wait_until(lock, deadline, done);
+  }
+  polling_.store(false);
+  runstate_.change(RUNSTATE_running, domain_.clock().system_time_ns());
+  publish_runstate();
+}
+
+void Vcpu::wake_if_polling() {
+  if (!polling_.load()) return;
+  std::lock_guard lock(online_mutex_);
+  online_cv_.notify_all();
+}
+
 // Through the kernel's page tables: the area is a kernel address, and Xen
 // writes it whatever mode the vCPU is in. With the runstate_update_flag
 // assist, XEN_RUNSTATE_UPDATE marks the write in progress.
@@ -168,7 +206,16 @@ void Vcpu::wait_until_online() {
   online_cv_.wait(lock, [this] { return online_ || domain_.ending(); });
 }
 
+namespace {
+thread_local Vcpu* current_vcpu = nullptr;
+}
+
+Vcpu* Vcpu::current() {
+  return current_vcpu;
+}
+
 void Vcpu::run() {
+  current_vcpu = this;
   try {
     while (!domain_.ending()) {
       wait_until_online();
@@ -304,7 +351,8 @@ void Vcpu::handle_syscall() {
 }
 
 void Vcpu::return_to_guest() {
-  if (!deliver_pending_event()) return;
+  if (std::exchange(segment_reload_pending_, false)) hv::reload_data_segments(*this);
+  if (domain_.ending() || !deliver_pending_event()) return;
   if (!is_canonical(frame_.rip) || !is_canonical(frame_.rsp) || (frame_.cs & 3) != 3 ||
       (frame_.ss & 3) != 3)
     return crash("invalid return context: rip " + to_hex(frame_.rip) + " rsp " +
@@ -319,13 +367,69 @@ void Vcpu::return_to_guest() {
   regs().rip = monitor::Monitor::return_to_guest_va();
   regs().rsp = frame_va;
   regs().rflags = rflags::kFixed;
+  touch_written_entries();
+  load_root_on_return();
   fd_.mark_regs_dirty();
+}
+
+// The touch stub pops each entry's address, then the guest's rdi and rcx,
+// off the monitor stack below the iretq frame (monitor/entry.S).
+void Vcpu::touch_written_entries() {
+  std::vector<uint64_t> touches = domain_.take_entry_touches();
+  if (touches.empty()) return;
+  size_t n = touches.size();
+  uint64_t list_va = regs().rsp - (n + 2) * sizeof(uint64_t);
+  auto list = domain_.monitor().stack_slice(id_, list_va, n + 2);
+  std::copy(touches.begin(), touches.end(), list.begin());
+  list[n] = regs().rdi;
+  list[n + 1] = regs().rcx;
+  regs().rcx = n;
+  regs().rsp = list_va;
+  regs().rip = monitor::Monitor::touch_and_return_va();
+}
+
+void Vcpu::touch_written_entries_now() {
+  std::vector<uint64_t> touches = domain_.take_entry_touches();
+  if (touches.empty()) return;
+  const kvm_regs guest = regs();
+  uint64_t list_va = domain_.monitor().stack_top_va(id_) - touches.size() * sizeof(uint64_t);
+  auto list = domain_.monitor().stack_slice(id_, list_va, touches.size());
+  std::copy(touches.begin(), touches.end(), list.begin());
+  regs().rcx = touches.size();
+  regs().rsp = list_va;
+  regs().rip = monitor::Monitor::touch_and_exit_va();
+  regs().rflags = rflags::kFixed;
+  fd_.mark_regs_dirty();
+  while (!fd_.run()) {  // a kick: the stub goes on where it was
+  }
+  const kvm_run& r = fd_.run_state();
+  if (r.exit_reason != KVM_EXIT_IO || regs().rip != monitor::Monitor::touch_and_exit_done_rip())
+    throw Error("page-table touch stub ended with exit " + std::to_string(r.exit_reason) + " at " +
+                to_hex(regs().rip));
+  regs() = guest;
+  fd_.mark_regs_dirty();
+}
+
+// A root change or TLB flush this vCPU asked for rides on the way back:
+// the stub loads CR3 from rax, then pops the guest's rax.
+void Vcpu::load_root_on_return() {
+  if (tlb_flush_pending_.exchange(false)) root_reload_pending_ = true;
+  if (!root_reload_pending_) return;
+  root_reload_pending_ = false;
+  bool touching = regs().rip == monitor::Monitor::touch_and_return_va();
+  uint64_t va = regs().rsp - sizeof(uint64_t);
+  auto slot = domain_.monitor().stack_slice(id_, va, 1);
+  if (slot.empty()) throw Error("monitor stack overflow on the way back to the guest");
+  slot[0] = regs().rax;
+  regs().rax = current_root_mfn() << 12;
+  regs().rsp = va;
+  regs().rip = monitor::Monitor::load_root_and_return_va(touching);
 }
 
 // Through the page tables of the mode the vCPU is in, as the guest itself
 // would see its memory.
 mm::GuestVirtualMemory Vcpu::guest_memory() const {
-  return mm::GuestVirtualMemory(domain_.ram(), kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_);
+  return mm::GuestVirtualMemory(domain_.ram(), current_root_mfn());
 }
 
 mm::GuestVirtualMemory Vcpu::kernel_memory() const {
@@ -334,27 +438,25 @@ mm::GuestVirtualMemory Vcpu::kernel_memory() const {
 
 // Reloading CR3 drops every non-global translation, and xpv never lets a
 // guest mapping be global (mm/page_types.cpp).
+// A flush another vCPU asked for while this one may be anywhere in guest
+// code: only KVM_SET_SREGS can reload CR3 then.
 void Vcpu::flush_tlb_if_requested() {
   if (!tlb_flush_pending_.exchange(false)) return;
-  load_root(kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_);
+  kvm_sregs s = fd_.get_sregs();
+  s.cr3 = current_root_mfn() << 12;
+  fd_.set_sregs(s);
 }
 
 void Vcpu::set_kernel_root(uint64_t mfn) {
   kernel_root_mfn_ = mfn;
-  if (kernel_mode_) load_root(mfn);
-}
-
-void Vcpu::load_root(uint64_t mfn) {
-  kvm_sregs s = fd_.get_sregs();
-  s.cr3 = mfn << 12;
-  fd_.set_sregs(s);
+  if (kernel_mode_) root_reload_pending_ = true;
 }
 
 // Loading CR3 also drops the other mode's translations: no guest mapping
 // is global, so kernel pages never stay reachable from user mode.
 void Vcpu::enter_mode(bool kernel) {
   kernel_mode_ = kernel;
-  load_root(kernel ? kernel_root_mfn_ : user_root_mfn_);
+  root_reload_pending_ = true;
   fd_.set_msr(msr::kGsBase, kernel ? gs_base_kernel_ : gs_base_user_);
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -39,6 +40,14 @@ struct Callback {
   bool mask_events = false;  // CALLBACKF_mask_events
 };
 
+// The guest's LDT (MMUEXT_SET_LDT): where the guest put it, how many
+// descriptors, and its frames (0 where a page could not be typed).
+struct Ldt {
+  uint64_t base = 0;
+  unsigned entries = 0;
+  std::vector<uint64_t> frames;
+};
+
 class Vcpu {
  public:
   Vcpu(Domain& domain, const kvm::Vm& vm, unsigned id);
@@ -58,6 +67,13 @@ class Vcpu {
   void take_offline();
   bool online();
 
+  // The vCPU whose thread this is; null on other threads.
+  static Vcpu* current();
+  // Touches the page-table entries xpv wrote (Domain::take_entry_touches)
+  // at once, through a round trip into ring 0, in the middle of a
+  // hypercall; the guest's registers are kept.
+  void touch_written_entries_now();
+
   void start_thread();
   void join_thread();
   // Makes the vCPU leave KVM_RUN and look at the domain state (any thread).
@@ -68,6 +84,12 @@ class Vcpu {
   // SCHEDOP_block: enables event delivery and waits until an event is
   // pending for this vCPU or the domain ends.
   void block();
+  // SCHEDOP_poll: waits, events left masked as they are, until `woken()`
+  // (checked under the vCPU's lock), an unmasked event is pending, the
+  // system time `deadline_ns` (0: none) passes or the domain ends.
+  void poll(const std::function<bool()>& woken, uint64_t deadline_ns);
+  // A port became pending: a polling vCPU looks at its ports again (any thread).
+  void wake_if_polling();
 
   // --- State for hypercall handlers and emulation --------------------------
   kvm_regs& regs() { return fd_.regs(); }  // guest GPRs; rip/rsp/rflags live in frame()
@@ -114,6 +136,10 @@ class Vcpu {
   void request_tlb_flush() { tlb_flush_pending_.store(true); }
   // The guest frames of this vCPU's GDT (set_gdt), typed as descriptor pages.
   std::vector<uint64_t>& gdt_frames() { return gdt_frames_; }
+  Ldt& ldt() { return ldt_; }
+  // The descriptor tables changed: DS/ES/FS/GS are reloaded from them
+  // before the guest runs again, with the failsafe callback if one fails.
+  void request_segment_reload() { segment_reload_pending_ = true; }
   void set_kernel_gs_base(uint64_t base);
   void set_fs_base(uint64_t base);
   uint64_t fs_base() const { return fs_base_; }
@@ -140,6 +166,7 @@ class Vcpu {
 
   void handle_syscall();
   void return_to_guest();
+  void touch_written_entries();
   bool deliver_pending_event();
   bool event_deliverable();
   void enter_monitor_soon();
@@ -152,6 +179,7 @@ class Vcpu {
   std::mutex online_mutex_;
   std::condition_variable online_cv_;
   bool online_ = false;
+  std::atomic<bool> polling_{false};
 
   GuestFrame frame_;
   bool kernel_mode_ = true;
@@ -170,9 +198,15 @@ class Vcpu {
   std::deque<std::string> recent_hypercalls_;
   std::atomic<bool> tlb_flush_pending_{false};
   std::vector<uint64_t> gdt_frames_;
+  Ldt ldt_;
+  bool segment_reload_pending_ = false;
   void flush_tlb_if_requested();
-  void load_root(uint64_t mfn);
+  void load_root_on_return();
   void enter_mode(bool kernel);
+  uint64_t current_root_mfn() const { return kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_; }
+  // The root of the current mode is loaded on the way back to the guest
+  // (this vCPU's thread only).
+  bool root_reload_pending_ = false;
 };
 
 }  // namespace xpv::vmm

@@ -11,6 +11,9 @@
 namespace xpv::test {
 namespace {
 
+// Every XPV_TEST the default run has; fewer means some did not run.
+constexpr int kMinimumChecks = 81;
+
 XpvRun run_selftest(const std::string& cmdline) {
   std::vector<std::string> args = {"run", "--kernel", build_path("guests/cpu-selftest")};
   if (!cmdline.empty()) args.insert(args.end(), {"--cmdline", cmdline});
@@ -26,7 +29,7 @@ void expect_crash(const XpvRun& run, const std::string& reason) {
 
 TEST(CpuSelftest, AllPass) {
   if (!require_kvm()) return;
-  expect_all_pass(run_selftest(""));
+  expect_all_pass(run_selftest(""), kMinimumChecks);
 }
 
 TEST(CpuSelftest, ExceptionWithoutATrapTableCrashesTheDomain) {
@@ -53,6 +56,13 @@ TEST(CpuSelftest, BounceOntoAnUnmappedStackCrashesTheDomain) {
 TEST(CpuSelftest, BounceOntoAStackInXensHoleCrashesTheDomain) {
   if (!require_kvm()) return;
   expect_crash(run_selftest("holestack"), "bad guest kernel stack");
+}
+
+TEST(CpuSelftest, SegmentThatNoLongerLoadsWithoutAFailsafeCallbackCrashesTheDomain) {
+  if (!require_kvm()) return;
+  XpvRun run = run_selftest("nofailsafe");
+  expect_crash(run, "cannot load fs 0x7 and no failsafe callback is registered");
+  EXPECT_NE(run.err.find("rip"), std::string::npos) << run.err;  // the register dump
 }
 
 // Xen behaviour xpv does not match yet: each guest check runs only with

@@ -15,6 +15,8 @@
 #include "monitor/monitor_abi.h"
 #include "xen/abi.hpp"
 
+extern "C" const uint8_t xpv_monitor_text[];
+
 namespace xpv::monitor {
 namespace {
 
@@ -154,12 +156,63 @@ TEST_F(MonitorTest, OwnsTheWholeHoleAndNothingElse) {
     l4[i] = 0x0123456789abc000ULL + i;
   monitor_.install_hole_entries(l4);
   for (unsigned i = 0; i < 512; ++i) {
-    if (i == kMonitorSlot || i == kM2pSlot) continue;
+    if (i == kMonitorSlot || i == kM2pSlot || i == kDirectMapSlot) continue;
     bool in_hole = i >= kFirstHoleSlot && i <= kLastHoleSlot;
     EXPECT_EQ(l4[i], in_hole ? 0 : 0x0123456789abc000ULL + i) << "slot " << i;
   }
   EXPECT_EQ(l4[kMonitorSlot], l4_[kMonitorSlot]);
   EXPECT_EQ(l4[kM2pSlot], l4_[kM2pSlot]);
+}
+
+// The direct map that the touch stub stores through: every machine frame of
+// guest RAM and of the hypervisor at direct_map_va(its address), in 2 MiB
+// pages the guest can never reach (supervisor-only at the L4 entry already).
+TEST(MonitorDirectMap, MapsRamAndHypervisorFramesSupervisorOnlyAndWritable) {
+  kvm::MemoryRegion region{"monitor-test", 8ULL << 20};
+  HypervisorFrames frames{region, kHypervisorBaseMfn};
+  constexpr uint64_t kRamFrames = 1024;  // 4 MiB from kRamBaseMfn
+  Monitor monitor{frames, 1, kRamBaseMfn + kRamFrames};
+  std::array<uint64_t, 512> l4{};
+  monitor.install_hole_entries(l4);
+  uint64_t l4e = l4[kDirectMapSlot];
+  ASSERT_NE(l4e & pte::kPresent, 0u);
+  EXPECT_EQ(l4e & pte::kUser, 0u);
+  auto large_page_of = [&](uint64_t machine_address) -> uint64_t {
+    uint64_t va = direct_map_va(machine_address);
+    EXPECT_EQ(x86::l4_index(va), kDirectMapSlot);
+    auto* l3 =
+        reinterpret_cast<const uint64_t*>(frames.host_address((l4e & pte::kAddressMask) >> 12));
+    uint64_t l3e = l3[x86::table_index(va, 3)];
+    if ((l3e & pte::kPresent) == 0) return 0;
+    auto* l2 =
+        reinterpret_cast<const uint64_t*>(frames.host_address((l3e & pte::kAddressMask) >> 12));
+    return l2[x86::table_index(va, 2)];
+  };
+  for (uint64_t pa : {kRamBaseMfn << 12, ((kRamBaseMfn + kRamFrames) << 12) - 8,
+                      kHypervisorBaseMfn << 12, (frames.end_mfn() << 12) - 8}) {
+    SCOPED_TRACE(::testing::Message() << std::hex << "machine address " << pa);
+    uint64_t e = large_page_of(pa);
+    ASSERT_NE(e & pte::kPresent, 0u);
+    EXPECT_NE(e & pte::kPse, 0u);
+    EXPECT_NE(e & pte::kWritable, 0u);
+    EXPECT_NE(e & pte::kNx, 0u);
+    EXPECT_EQ(e & pte::kUser, 0u);
+    EXPECT_EQ(e & pte::kAddressMask & ~((2ULL << 20) - 1), pa & ~((2ULL << 20) - 1));
+  }
+  EXPECT_EQ(large_page_of(64ULL << 30) & pte::kPresent, 0u);  // between RAM and xpv's frames
+}
+
+TEST(MonitorClassify, ReturnsThroughTheStubsAtTheirFixedOffsets) {
+  EXPECT_EQ(Monitor::touch_and_return_va(), kTextVa + XPV_STUB_TOUCH_AND_RETURN);
+  EXPECT_EQ(Monitor::load_root_and_return_va(false), kTextVa + XPV_STUB_LOAD_ROOT_AND_RETURN);
+  EXPECT_EQ(Monitor::load_root_and_return_va(true), kTextVa + XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN);
+  EXPECT_EQ(Monitor::touch_and_exit_va(), kTextVa + XPV_STUB_TOUCH_AND_EXIT);
+  // The touch loop is four instructions; its exit must come right after
+  // it (entry.S pads with nops, and refuses to assemble if it is longer).
+  const auto* text = reinterpret_cast<const uint8_t*>(xpv_monitor_text);
+  EXPECT_EQ(text[XPV_STUB_TOUCH_AND_EXIT_OUT], 0xe6) << "out %al, $imm8";
+  EXPECT_EQ(Monitor::touch_and_exit_done_rip(), kTextVa + XPV_STUB_TOUCH_AND_EXIT_OUT + 2);
+  EXPECT_EQ(Monitor::classify_exit(Monitor::touch_and_exit_done_rip()).kind, EntryKind::kUnknown);
 }
 
 TEST_F(MonitorTest, HoleEntriesArePresentUserWalkableAndPointAtHypervisorFrames) {
@@ -208,6 +261,30 @@ TEST_F(MonitorTest, MapsEveryVcpuAreaSupervisorOnly) {
       EXPECT_NE(walk(va)->entry & pte::kNx, 0u);
   }
   EXPECT_FALSE(walk(vcpu_area_va(kVcpus) + kStackOffset).has_value());
+}
+
+// The LDT window reads as null descriptors until SET_LDT maps guest frames
+// there, supervisor-only (the CPU reads it; the guest never maps it), and
+// back to null when the LDT goes.
+TEST_F(MonitorTest, LdtWindowMapsGuestFramesForTheCpuOnly) {
+  constexpr uint64_t kGuestMfn = kRamBaseMfn + 42;
+  uint64_t page = Monitor::ldt_va(1) + 2 * 4096ULL;
+  EXPECT_EQ(Monitor::ldt_va(1), vcpu_area_va(1) + kLdtOffset);
+  expect_supervisor_only(page, false);
+  const uint8_t* zeros = host(page);
+  ASSERT_NE(zeros, nullptr);
+  EXPECT_TRUE(std::all_of(zeros, zeros + 4096, [](uint8_t b) { return b == 0; }));
+
+  monitor_.map_ldt_frame(1, 2, kGuestMfn);
+  expect_supervisor_only(page, true);  // the CPU sets accessed bits
+  EXPECT_EQ(walk(page)->mfn(), kGuestMfn);
+  EXPECT_NE(walk(page)->entry & pte::kNx, 0u);
+  EXPECT_NE(walk(Monitor::ldt_va(0) + 2 * 4096ULL)->mfn(), kGuestMfn);  // one vCPU's only
+
+  monitor_.map_ldt_frame(1, 2, 0);
+  expect_supervisor_only(page, false);
+  EXPECT_NE(walk(page)->mfn(), kGuestMfn);
+  EXPECT_THROW(monitor_.map_ldt_frame(1, kLdtPages, kGuestMfn), Error);
 }
 
 TEST_F(MonitorTest, MapsEveryM2pPageUserReadOnlyNoExecute) {

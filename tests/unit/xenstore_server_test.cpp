@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,10 +45,12 @@ class FakeGuest {
   }
   void kick() { server_.on_guest_kick(domid_); }
 
-  // Sends a request and waits for its reply.
+  // Sends a request and waits for its reply: by time, not by rounds, as a
+  // host thread may keep the ring full of watch events meanwhile.
   Message call(uint32_t type, std::string payload, uint32_t tx_id = 0) {
     uint32_t req_id = send(type, std::move(payload), tx_id);
-    for (int round = 0; round < 64; ++round) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (int round = 0; round < 64 || std::chrono::steady_clock::now() < deadline; ++round) {
       receive();
       auto it = replies_.find(req_id);
       if (it != replies_.end()) {
@@ -74,6 +77,9 @@ class FakeGuest {
   }
   std::string watch(std::string path, std::string token) {
     return ask(XS_WATCH, path + '\0' + token + '\0');
+  }
+  std::string unwatch(std::string path, std::string token) {
+    return ask(XS_UNWATCH, path + '\0' + token + '\0');
   }
   uint32_t transaction_start() {
     return static_cast<uint32_t>(std::stoul(ask(XS_TRANSACTION_START, "\0"s)));
@@ -283,6 +289,21 @@ TEST_F(XenstoreServer, HostChangesFireGuestWatchesAndNotifyTheGuest) {
   notified.clear();
   ASSERT_TRUE(server.write("/local/domain/1/name", "unwatched"));
   EXPECT_THAT(notified, IsEmpty());
+}
+
+// xpv asks a guest to power off only if something in it would act on the
+// request: a watch on control/shutdown, or on a node above it.
+TEST_F(XenstoreServer, KnowsWhetherTheGuestListensForShutdownRequests) {
+  EXPECT_FALSE(server.listens_for_shutdown(kGuest));
+  ASSERT_EQ(guest.watch("control/sysrq", "s"), "OK\0"s);
+  EXPECT_FALSE(server.listens_for_shutdown(kGuest));
+  ASSERT_EQ(guest.watch("control", "c"), "OK\0"s);
+  EXPECT_TRUE(server.listens_for_shutdown(kGuest));
+  EXPECT_FALSE(server.listens_for_shutdown(kGuest + 1));
+  ASSERT_EQ(guest.unwatch("control", "c"), "OK\0"s);
+  EXPECT_FALSE(server.listens_for_shutdown(kGuest));
+  ASSERT_EQ(guest.watch("control/shutdown", "t"), "OK\0"s);
+  EXPECT_TRUE(server.listens_for_shutdown(kGuest));
 }
 
 TEST_F(XenstoreServer, GuestChangesFireHostWatches) {
