@@ -146,15 +146,18 @@ GrantTable::Pin GrantTable::pin_locked(grant_ref_t ref, domid_t grantee, bool re
     return {GNTST_general_error, 0};
   if (!act.pinned() || (!readonly && act.writers == 0)) {
     if (int16_t rc = set_in_use(ref, grantee, readonly); rc != GNTST_okay) return {rc, 0};
-    if (!act.pinned()) {
-      uint64_t frame = __atomic_load_n(&shared(ref)->frame, __ATOMIC_RELAXED);
-      if (!ram_.owns(frame)) {  // get_paged_frame: not the granting domain's frame
-        clear_flags(ref, static_cast<uint16_t>(GTF_reading | (readonly ? 0 : GTF_writing)));
-        return {GNTST_bad_page, 0};
-      }
-      act.domid = grantee;
-      act.mfn = frame;
-    }
+  }
+  // Each pin holds a reference on the frame (get_paged_frame's get_page),
+  // so that the domain cannot give it away while it is accessed.
+  uint64_t frame = act.pinned() ? act.mfn : __atomic_load_n(&shared(ref)->frame, __ATOMIC_RELAXED);
+  if (!page_types_.get_page(frame)) {  // not the granting domain's frame
+    if (!act.pinned())
+      clear_flags(ref, static_cast<uint16_t>(GTF_reading | (readonly ? 0 : GTF_writing)));
+    return {GNTST_bad_page, 0};
+  }
+  if (!act.pinned()) {
+    act.domid = grantee;
+    act.mfn = frame;
   }
   ++(readonly ? act.readers : act.writers);
   return {GNTST_okay, act.mfn};
@@ -167,6 +170,7 @@ void GrantTable::unpin_locked(grant_ref_t ref, bool readonly) {
   uint32_t& count = readonly ? act.readers : act.writers;
   if (count == 0) return;
   --count;
+  page_types_.put_page(act.mfn);
   uint16_t clear = 0;
   if (!readonly && act.writers == 0) clear |= GTF_writing;
   if (!act.pinned()) clear |= GTF_reading;
@@ -191,9 +195,11 @@ GrantMapResult GrantTable::claim_grant(domid_t grantee, grant_ref_t ref, bool re
 }
 
 GrantMapResult GrantTable::claim_own_frame(uint64_t mfn, bool readonly) {
-  if (!ram_.owns(mfn)) return {GNTST_bad_page, {}};
-  if (!readonly && page_types_.get_type(mfn, mm::PageType::kWritable) != 0)
+  if (!page_types_.get_page(mfn)) return {GNTST_bad_page, {}};
+  if (!readonly && page_types_.get_type(mfn, mm::PageType::kWritable) != 0) {
+    page_types_.put_page(mfn);
     return {GNTST_general_error, {}};
+  }
   GrantMapResult result{GNTST_okay, {}};
   result.mapping.table_ = this;
   result.mapping.readonly_ = readonly;
@@ -204,7 +210,10 @@ GrantMapResult GrantTable::claim_own_frame(uint64_t mfn, bool readonly) {
 
 void GrantTable::release(GrantMapping& mapping) {
   if (!mapping.readonly_) page_types_.put_type(mapping.mfn_);
-  if (!mapping.ref_) return;
+  if (!mapping.ref_) {
+    page_types_.put_page(mapping.mfn_);
+    return;
+  }
   std::lock_guard lock(mutex_);
   unpin_locked(*mapping.ref_, mapping.readonly_);
 }

@@ -330,6 +330,20 @@ bool PageTypes::owns(uint64_t mfn) const {
   return owned(mfn);
 }
 
+bool PageTypes::get_page(uint64_t mfn) {
+  std::lock_guard lock(mutex_);
+  if (!owned(mfn) || page(mfn).held == UINT32_MAX) return false;
+  ++page(mfn).held;
+  return true;
+}
+
+void PageTypes::put_page(uint64_t mfn) {
+  std::lock_guard lock(mutex_);
+  if (!ram_.owns(mfn) || page(mfn).held == 0) return;
+  --page(mfn).held;
+  free_if_unused(mfn);
+}
+
 uint64_t PageTypes::tot_pages() const {
   std::lock_guard lock(mutex_);
   return tot_pages_;
@@ -355,7 +369,8 @@ long PageTypes::release(uint64_t mfn) {
 
 void PageTypes::free_if_unused(uint64_t mfn) {
   PageInfo& p = page(mfn);
-  if (p.ownership != Ownership::kReleased || p.type_count > 0 || p.mappings > 0) return;
+  if (p.ownership != Ownership::kReleased || p.type_count > 0 || p.mappings > 0 || p.held > 0)
+    return;
   p = PageInfo{};
   p.ownership = Ownership::kFree;
   --tot_pages_;
@@ -427,7 +442,7 @@ std::string PageTypes::check_invariants() const {
   for (uint64_t i = 0; i < pages_.size(); ++i) {
     const PageInfo& p = pages_[i];
     if (p.ownership != Ownership::kFree) ++owned_frames;
-    if (p.ownership == Ownership::kReleased && p.type_count == 0 && p.mappings == 0)
+    if (p.ownership == Ownership::kReleased && p.type_count == 0 && p.mappings == 0 && p.held == 0)
       problems << "mfn " << ram_.base_mfn() + i << ": released and unused, yet not freed\n";
     if (p.ownership == Ownership::kFree && (p.type_count > 0 || mappings[ram_.base_mfn() + i] > 0))
       problems << "mfn " << ram_.base_mfn() + i << ": free, yet referenced\n";

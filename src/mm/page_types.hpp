@@ -60,6 +60,7 @@ struct PageInfo {
   uint32_t external = 0;        // type references held outside tables (roots, GDTs)
   uint32_t linear_entries = 0;  // entries of this table mapping another of its level
   uint32_t linear_uses = 0;     // entries of other tables mapping this one at its level
+  uint32_t held = 0;            // references held outside page tables (grant mappings)
   bool pinned = false;
 };
 
@@ -95,6 +96,11 @@ class PageTypes {
   // Whether the domain owns the frame: allocated, or released but still
   // referenced (Xen's get_page succeeds on both).
   bool owns(uint64_t mfn) const;
+  // A reference that keeps an owned frame in the domain while a holder
+  // outside its page tables uses it (Xen's get_page, taken by grant
+  // mappings): false when the domain does not own the frame.
+  bool get_page(uint64_t mfn);
+  void put_page(uint64_t mfn);
   // Frames the domain owns (Xen's tot_pages) and may own (max_pages).
   uint64_t tot_pages() const;
   uint64_t max_pages() const;

@@ -45,7 +45,10 @@ struct TestDomain {
                       [](uint64_t*) {}};
   GrantTable table{ram, types, [this] { return frames.allocate(); }};
 
-  TestDomain() { table_for_types = &table; }
+  TestDomain() {
+    table_for_types = &table;
+    types.set_hypervisor_frames([this](uint64_t mfn) { return frames.contains(mfn); });
+  }
 
   uint64_t frame(unsigned n) const { return kBaseMfn + n; }
   // The guest's view of entry `ref`, written as the guest writes it.
@@ -109,7 +112,7 @@ TEST(GrantTable, GuestPageTablesMayMapTableFramesOnlyOnceHandedOut) {
   EXPECT_EQ(d.types.update_entry(l1, 0, (d.table.frame_mfn(0) << 12) | 3, false), 0);
   EXPECT_EQ(entries[0] >> 12 & 0xffffffffff, d.table.frame_mfn(0));
   EXPECT_EQ(d.types.update_entry(l1, 1, (d.table.frame_mfn(1) << 12) | 3, false),
-            xen::error(XEN_EINVAL));
+            xen::error(XEN_EBUSY));
   EXPECT_EQ(entries[1], 0U);
 }
 
@@ -211,6 +214,35 @@ TEST(GrantTable, GrantOfAFrameOutsideRamIsBadPageAndLeavesNoBits) {
     EXPECT_EQ(d.table.map(kBackend, 6, false).status, GNTST_bad_page) << mfn;
     EXPECT_EQ(d.flags(6), GTF_permit_access) << mfn;
   }
+}
+
+// Ballooning: a frame the domain gave back is no frame to grant, and a
+// frame a grantee holds stays the domain's until the grantee lets go
+// (Xen's get_page on the granted frame).
+TEST(GrantTable, GrantOfAFrameGivenBackIsBadPage) {
+  TestDomain d;
+  ASSERT_EQ(d.types.release(d.frame(17)), 0);
+  ASSERT_FALSE(d.types.owns(d.frame(17)));
+  d.grant(26, kBackend, d.frame(17));
+  EXPECT_EQ(d.table.map(kBackend, 26, true).status, GNTST_bad_page);
+  EXPECT_EQ(d.flags(26), GTF_permit_access);
+  EXPECT_EQ(d.table.claim_own_frame(d.frame(17), true).status, GNTST_bad_page);
+}
+
+TEST(GrantTable, AMappedFrameStaysTheDomainsUntilUnmapped) {
+  TestDomain d;
+  d.grant(27, kBackend, d.frame(18));
+  GrantMapResult first = d.table.map(kBackend, 27, true);
+  GrantMapResult second = d.table.map(kBackend, 27, true);
+  ASSERT_EQ(first.status, GNTST_okay);
+  ASSERT_EQ(second.status, GNTST_okay);
+  ASSERT_EQ(d.types.release(d.frame(18)), 0);
+  EXPECT_TRUE(d.types.owns(d.frame(18)));
+  first.mapping.reset();
+  EXPECT_TRUE(d.types.owns(d.frame(18)));
+  second.mapping.reset();
+  EXPECT_FALSE(d.types.owns(d.frame(18)));
+  EXPECT_EQ(d.types.check_invariants(), "");
 }
 
 TEST(GrantTable, InUseBitsStayUntilTheLastAccessOfTheirKindEnds) {
