@@ -51,6 +51,10 @@ class EventChannels {
   void notify(evtchn_port_t port);
   // Raises VIRQ `virq` on `vcpu` if the guest bound it (timer, debug, ...).
   void raise_virq(unsigned vcpu, uint32_t virq);
+  // SCHEDOP_poll: whether `port` is open, and whether it is pending
+  // (masked or not; without the lock, for waiters).
+  bool is_open(evtchn_port_t port);
+  bool is_pending(evtchn_port_t port) const;
 
   static constexpr unsigned kMaxPorts = EVTCHN_2L_NR_CHANNELS;
 

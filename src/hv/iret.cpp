@@ -5,6 +5,7 @@
 
 #include "base/x86.hpp"
 #include "hv/handlers.hpp"
+#include "hv/iret.hpp"
 #include "hv/traps.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
@@ -39,6 +40,8 @@ std::optional<uint64_t> gdt_descriptor(vmm::Vcpu& vcpu, uint64_t selector) {
   return vcpu.domain().ram().load_entry(frames[index / 512], static_cast<unsigned>(index % 512));
 }
 
+}  // namespace
+
 // What iretq accepts at CPL3: a present DPL-3 code segment for CS, a
 // present DPL-3 writable data segment for SS.
 bool valid_code_selector(vmm::Vcpu& vcpu, uint64_t cs) {
@@ -52,8 +55,6 @@ bool valid_stack_selector(vmm::Vcpu& vcpu, uint64_t ss) {
   auto d = gdt_descriptor(vcpu, ss);
   return d && (*d & kMask) == (kPresent | kDpl3 | kCodeOrData | kWritable);
 }
-
-}  // namespace
 
 long do_iret(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   auto saved = vcpu.guest_memory().read<iret_context>(vcpu.frame().rsp);

@@ -1,5 +1,7 @@
-// sched_op: yielding, blocking and shutting the domain down (xen/sched.h).
+// sched_op: yielding, blocking, polling and shutting the domain down
+// (xen/sched.h).
 #include <thread>
+#include <vector>
 
 #include "hv/handlers.hpp"
 #include "hv/hypercall_names.hpp"
@@ -35,6 +37,25 @@ long shutdown(vmm::Vcpu& vcpu, uint64_t arg) {
   return 0;
 }
 
+// Xen's do_poll: the ports are checked as given (a port that is not open
+// is -EINVAL), and the vCPU waits only if none is pending already.
+long poll(vmm::Vcpu& vcpu, uint64_t arg) {
+  constexpr unsigned kMaxPorts = 128;  // Xen's "fairly arbitrary limit"
+  auto request = vcpu.guest_memory().read<sched_poll_t>(arg);
+  if (!request) return xen::error(XEN_EFAULT);
+  if (request->nr_ports > kMaxPorts) return xen::error(XEN_EINVAL);
+  std::vector<evtchn_port_t> ports(request->nr_ports);
+  if (!vcpu.guest_memory().copy_from(reinterpret_cast<uint64_t>(request->ports.p),
+                                     std::span(reinterpret_cast<uint8_t*>(ports.data()),
+                                               ports.size() * sizeof(evtchn_port_t))))
+    return xen::error(XEN_EFAULT);
+  auto& channels = vcpu.domain().event_channels();
+  for (evtchn_port_t port : ports)
+    if (!channels.is_open(port)) return xen::error(XEN_EINVAL);
+  vcpu.poll(ports, request->timeout);
+  return 0;
+}
+
 }  // namespace
 
 long do_sched_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
@@ -50,6 +71,8 @@ long do_sched_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
     case SCHEDOP_block:
       vcpu.block();
       return 0;
+    case SCHEDOP_poll:
+      return poll(vcpu, args.arg[1]);
     case SCHEDOP_remote_shutdown:
       // Xen reads the request before it checks privilege.
       if (!vcpu.guest_memory().read<sched_remote_shutdown_t>(args.arg[1]))

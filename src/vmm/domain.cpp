@@ -113,15 +113,22 @@ void Domain::start_clock() {
 
 // Re-registering the memory slots makes KVM drop every shadow page built
 // from them (there is no narrower way to tell it that host code wrote a
-// guest page table). The contents of memory are untouched.
+// guest page table). The contents of memory are untouched. No vCPU may run
+// meanwhile: for a moment there is no memory (RunGate).
 void Domain::resync_shadow_page_tables() {
   if (!page_tables_written_.load()) return;  // every KVM_RUN asks: no lock when clean
-  std::lock_guard lock(resync_mutex_);
-  if (!page_tables_written_.exchange(false)) return;
-  vm_.unmap_memory(kRamSlot, monitor::kRamBaseMfn << 12);
-  vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
-  vm_.unmap_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12);
-  vm_.map_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12, *hypervisor_region_);
+  run_gate_.stop_world(
+      [this] {
+        for (auto& v : vcpus_)
+          v->kick();
+      },
+      [this] {
+        if (!page_tables_written_.exchange(false)) return;
+        vm_.unmap_memory(kRamSlot, monitor::kRamBaseMfn << 12);
+        vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
+        vm_.unmap_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12);
+        vm_.map_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12, *hypervisor_region_);
+      });
 }
 
 void Domain::attach_xenstore(uint64_t mfn, evtchn_port_t port) {

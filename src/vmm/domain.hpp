@@ -23,6 +23,7 @@
 #include "vmm/console.hpp"
 #include "vmm/console_service.hpp"
 #include "vmm/domain_config.hpp"
+#include "vmm/run_gate.hpp"
 #include "vmm/shutdown.hpp"
 #include "vmm/xenstore_service.hpp"
 #include "xen/abi.hpp"
@@ -71,6 +72,9 @@ class Domain {
   // table itself, the caches are dropped before any vCPU runs again.
   void mark_page_tables_written() { page_tables_written_.store(true); }
   void resync_shadow_page_tables();
+  // Every vCPU enters KVM_RUN through it, so that the resync can happen
+  // with none of them running.
+  RunGate& run_gate() { return run_gate_; }
   ConsoleService* console_service() { return console_service_.get(); }
   void attach_xenstore(uint64_t mfn, evtchn_port_t port);
   XenstoreService* xenstore() { return xenstore_.get(); }
@@ -89,6 +93,11 @@ class Domain {
 
   // Xen's VMASST_TYPE_* bits (vm_assist hypercall).
   std::atomic<uint64_t>& vm_assist() { return vm_assist_; }
+
+  // Xen's domain_lock: held while a hypercall changes which vCPUs have a
+  // context and run (VCPUOP_initialise, VCPUOP_up). Page types, event
+  // channels and timers have locks of their own.
+  std::mutex& lock() { return lock_; }
 
   // Starts the vCPU threads: vCPU 0 runs, the others wait to be brought up.
   void start();
@@ -119,8 +128,9 @@ class Domain {
   Console console_;
   hv::UnimplementedLog unimplemented_;
   std::atomic<uint64_t> vm_assist_{0};
+  std::mutex lock_;
   std::atomic<bool> page_tables_written_{false};
-  std::mutex resync_mutex_;
+  RunGate run_gate_;
   DomainStats stats_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::unique_ptr<hv::EventChannels> event_channels_;

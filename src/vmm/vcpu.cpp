@@ -42,6 +42,8 @@ uint64_t sanitize_rflags(uint64_t guest) {
 Vcpu::Vcpu(Domain& domain, const kvm::Vm& vm, unsigned id)
     : domain_(domain), id_(id), fd_(vm, id), vcpu_info_(&domain.shared_info().vcpu_info[id]) {
   hv::CpuidPolicy::instance(vm.system()).apply(fd_);
+  // Only vCPU 0 runs from the start; the others wait for VCPUOP_up.
+  runstate_.info.state = id == 0 ? RUNSTATE_running : RUNSTATE_offline;
 }
 
 Vcpu::~Vcpu() {
@@ -51,26 +53,48 @@ Vcpu::~Vcpu() {
 void Vcpu::set_initial_state(uint64_t entry, uint64_t rsp, uint64_t start_info_va,
                              uint64_t root_mfn) {
   kernel_root_mfn_ = root_mfn;
+  kvm_regs gprs{};
+  gprs.rsi = start_info_va;
+  start_in_context(gprs, GuestFrame{entry, FLAT_RING3_CS64, rflags::kIf, rsp, FLAT_RING3_SS64},
+                   true);
+}
+
+// The monitor's tables first (they reset the segment registers), then
+// what the guest context asks for on top of them.
+void Vcpu::start_in_context(const kvm_regs& gprs, const GuestFrame& frame, bool kernel_mode) {
+  domain_.monitor().configure_vcpu(fd_, kernel_root_mfn_.load() << 12);
+  fd_.regs() = gprs;
+  frame_ = frame;
   kernel_mode_ = true;
-  domain_.monitor().configure_vcpu(fd_, root_mfn << 12);
-  fd_.regs() = kvm_regs{};
-  fd_.regs().rsi = start_info_va;
-  frame_ = GuestFrame{entry, FLAT_RING3_CS64, rflags::kIf, rsp, FLAT_RING3_SS64};
+  if (kernel_mode)
+    fd_.set_msr(msr::kGsBase, gs_base_kernel_);
+  else
+    enter_mode(false);
+  fd_.set_msr(msr::kFsBase, fs_base_);
+  if (virtual_ts) set_hardware_ts(true);
+  initialised_.store(true);
   return_to_guest();
 }
 
 void Vcpu::bring_online() {
-  std::lock_guard lock(online_mutex_);
-  online_ = true;
-  online_cv_.notify_all();
+  {
+    std::lock_guard lock(online_mutex_);
+    if (online_) return;
+    online_ = true;
+    online_cv_.notify_all();
+  }
+  change_runstate(RUNSTATE_running);
 }
 
+// From any thread: a vCPU running guest code is made to leave it.
 void Vcpu::take_offline() {
   {
     std::lock_guard lock(online_mutex_);
+    if (!online_) return;
     online_ = false;
   }
-  fd_.request_immediate_exit();
+  change_runstate(RUNSTATE_offline);
+  kick();
 }
 
 bool Vcpu::online() {
@@ -128,17 +152,63 @@ void Vcpu::notify_event() {
 
 void Vcpu::block() {
   __atomic_store_n(&vcpu_info().evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
-  runstate_.change(RUNSTATE_blocked, domain_.clock().system_time_ns());
-  publish_runstate();
+  change_runstate(RUNSTATE_blocked);
+  bool online = true;
   {
     std::unique_lock lock(online_mutex_);
     online_cv_.wait(lock, [this] {
       return __atomic_load_n(&vcpu_info().evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 ||
              domain_.ending() || !online_;
     });
+    online = online_;
   }
-  runstate_.change(RUNSTATE_running, domain_.clock().system_time_ns());
+  if (online) change_runstate(RUNSTATE_running);  // else take_offline made it offline
+}
+
+void Vcpu::poll(std::span<const evtchn_port_t> ports, uint64_t deadline_ns) {
+  auto& channels = domain_.event_channels();
+  auto woken = [&] {
+    for (evtchn_port_t port : ports)
+      if (channels.is_pending(port)) return true;
+    return event_deliverable() || domain_.ending() || !online_;
+  };
+  polling_.store(true);  // before the first look: a later set_pending wakes us
+  change_runstate(RUNSTATE_blocked);
+  {
+    std::unique_lock lock(online_mutex_);
+    if (deadline_ns == 0) {
+      online_cv_.wait(lock, woken);
+    } else {
+      uint64_t now = domain_.clock().system_time_ns();
+      auto wait = std::chrono::nanoseconds(deadline_ns > now ? deadline_ns - now : 0);
+      online_cv_.wait_for(lock, wait, woken);
+    }
+  }
+  polling_.store(false);
+  if (online()) change_runstate(RUNSTATE_running);
+}
+
+void Vcpu::wake_if_polling() {
+  if (!polling_.load()) return;
+  std::lock_guard lock(online_mutex_);
+  online_cv_.notify_all();
+}
+
+void Vcpu::change_runstate(int state) {
+  std::lock_guard lock(runstate_mutex_);
+  runstate_.change(state, domain_.clock().system_time_ns());
   publish_runstate();
+}
+
+void Vcpu::register_runstate_area(uint64_t va) {
+  std::lock_guard lock(runstate_mutex_);
+  runstate_.area_va = va;
+  publish_runstate();
+}
+
+vcpu_runstate_info_t Vcpu::runstate_info() {
+  std::lock_guard lock(runstate_mutex_);
+  return runstate_.at(domain_.clock().system_time_ns());
 }
 
 // Through the kernel's page tables: the area is a kernel address, and Xen
@@ -173,9 +243,19 @@ void Vcpu::run() {
     while (!domain_.ending()) {
       wait_until_online();
       if (domain_.ending()) break;
+      // in_guest_ before the checks: a vCPU that asks for a flush after
+      // them sees it set and waits for this one to leave the guest.
+      in_guest_.store(true);
       domain_.resync_shadow_page_tables();
-      flush_tlb_if_requested();
-      if (fd_.run())
+      bool exited = false;
+      {
+        RunGate::Running running(domain_.run_gate());
+        flush_tlb_if_requested();
+        exited = fd_.run();
+      }
+      guest_exits_.fetch_add(1);
+      in_guest_.store(false);
+      if (exited)
         handle_exit();
       else if (event_deliverable())
         enter_monitor_soon();
@@ -325,18 +405,28 @@ void Vcpu::return_to_guest() {
 // Through the page tables of the mode the vCPU is in, as the guest itself
 // would see its memory.
 mm::GuestVirtualMemory Vcpu::guest_memory() const {
-  return mm::GuestVirtualMemory(domain_.ram(), kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_);
+  return mm::GuestVirtualMemory(domain_.ram(),
+                                kernel_mode_ ? kernel_root_mfn_.load() : user_root_mfn_);
 }
 
 mm::GuestVirtualMemory Vcpu::kernel_memory() const {
-  return mm::GuestVirtualMemory(domain_.ram(), kernel_root_mfn_);
+  return mm::GuestVirtualMemory(domain_.ram(), kernel_root_mfn_.load());
 }
 
 // Reloading CR3 drops every non-global translation, and xpv never lets a
 // guest mapping be global (mm/page_types.cpp).
 void Vcpu::flush_tlb_if_requested() {
   if (!tlb_flush_pending_.exchange(false)) return;
-  load_root(kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_);
+  load_root(kernel_mode_ ? kernel_root_mfn_.load() : user_root_mfn_);
+}
+
+void Vcpu::flush_tlb_and_wait() {
+  request_tlb_flush();
+  if (!in_guest_.load()) return;  // it flushes before it enters the guest again
+  uint64_t exits = guest_exits_.load();
+  kick();
+  while (in_guest_.load() && guest_exits_.load() == exits && !domain_.ending())
+    std::this_thread::yield();
 }
 
 void Vcpu::set_kernel_root(uint64_t mfn) {
@@ -354,7 +444,7 @@ void Vcpu::load_root(uint64_t mfn) {
 // is global, so kernel pages never stay reachable from user mode.
 void Vcpu::enter_mode(bool kernel) {
   kernel_mode_ = kernel;
-  load_root(kernel ? kernel_root_mfn_ : user_root_mfn_);
+  load_root(kernel ? kernel_root_mfn_.load() : user_root_mfn_);
   fd_.set_msr(msr::kGsBase, kernel ? gs_base_kernel_ : gs_base_user_);
 }
 

@@ -32,8 +32,9 @@ long marker_value(const std::string& out, const std::string& name) {
   return at == std::string::npos ? -1 : std::strtol(out.c_str() + at + key.size(), nullptr, 10);
 }
 
-// One boot serves every check: it takes minutes on this platform.
-TEST(DebianKernel, BootsToUserSpaceRunsTheBootTestAndPowersOff) {
+// Boots on `vcpus` vCPUs; one boot serves every check, for it takes
+// minutes on this platform.
+void boot_and_check_user_space(unsigned vcpus) {
   if (!require_kvm()) return;
   ASSERT_TRUE(std::filesystem::exists(debian_kernel()))
       << "run scripts/fetch-debian-kernel.sh " << build_path("debian") << " (make test does)";
@@ -41,9 +42,10 @@ TEST(DebianKernel, BootsToUserSpaceRunsTheBootTestAndPowersOff) {
   ASSERT_TRUE(std::filesystem::exists(initramfs))
       << "run scripts/build-initramfs.sh " << build_path("debian") << " boottest";
   constexpr long kMemoryMib = 256;
-  XpvRun run = run_xpv({"run", "--kernel", debian_kernel(), "--ramdisk", initramfs, "--memory",
-                        std::to_string(kMemoryMib), "--cmdline", "console=hvc0"},
-                       400);
+  XpvRun run = run_xpv(
+      {"run", "--kernel", debian_kernel(), "--ramdisk", initramfs, "--memory",
+       std::to_string(kMemoryMib), "--vcpus", std::to_string(vcpus), "--cmdline", "console=hvc0"},
+      400);
   const std::string& out = run.out;
 
   size_t at = 0;
@@ -53,7 +55,7 @@ TEST(DebianKernel, BootsToUserSpaceRunsTheBootTestAndPowersOff) {
     at = found;
   }
   EXPECT_NE(out.find("XPV-TEST: uname-r 6.1.0-"), std::string::npos) << out;
-  EXPECT_EQ(marker_value(out, "cpus"), 1) << out;
+  EXPECT_EQ(marker_value(out, "cpus"), static_cast<long>(vcpus)) << out;
   long memtotal = marker_value(out, "memtotal-kib");
   EXPECT_GT(memtotal, kMemoryMib * 1024 * 3 / 4) << out;
   EXPECT_LE(memtotal, kMemoryMib * 1024) << out;
@@ -70,6 +72,16 @@ TEST(DebianKernel, BootsToUserSpaceRunsTheBootTestAndPowersOff) {
   EXPECT_NE(out.find("XPV-TEST: dmesg-clean yes"), std::string::npos) << out;
   EXPECT_NE(out.find("XPV-TEST: done"), std::string::npos) << out;
   EXPECT_EQ(run.exit_status, 0) << "poweroff from /init ends xpv with status 0\n" << run.err;
+}
+
+TEST(DebianKernel, BootsToUserSpaceRunsTheBootTestAndPowersOff) {
+  boot_and_check_user_space(1);
+}
+
+// Linux brings CPU 1 up with VCPUOP_initialise and VCPUOP_up
+// (arch/x86/xen/smp_pv.c), and its spinlocks then wait in SCHEDOP_poll.
+TEST(DebianKernel, BootsWithTwoVcpusOnline) {
+  boot_and_check_user_space(2);
 }
 
 TEST(DebianKernel, IsRefusedWhenMemoryCannotHoldIt) {
