@@ -12,10 +12,11 @@ namespace {
 // vCPU is made to flush before the hypercall returns, as Xen's
 // flush_tlb_mask does, since the guest frees pages on that promise.
 void flush(vmm::Vcpu& caller, vmm::Vcpu& target) {
-  if (&target == &caller)
+  if (&target == &caller) {
     target.request_tlb_flush();
-  else
+  } else {
     target.flush_tlb_and_wait();
+  }
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "base/error.hpp"
 #include "base/x86.hpp"
 #include "hv/descriptor_tables.hpp"
 #include "hv/handlers.hpp"
@@ -70,11 +72,11 @@ long load_fpu(vmm::Vcpu& target, const vcpu_guest_context_t& c) {
   if (::ioctl(fd, KVM_GET_XSAVE, &xsave) != 0) throw SystemError("KVM_GET_XSAVE", errno);
   auto* bytes = reinterpret_cast<uint8_t*>(xsave.region);
   std::memcpy(bytes, c.fpu_ctxt.x, sizeof c.fpu_ctxt.x);
-  uint32_t mxcsr;
+  uint32_t mxcsr = 0;
   std::memcpy(&mxcsr, bytes + kMxcsrOffset, sizeof mxcsr);
   mxcsr &= kMxcsrValid;
   std::memcpy(bytes + kMxcsrOffset, &mxcsr, sizeof mxcsr);
-  uint64_t xstate_bv;
+  uint64_t xstate_bv = 0;
   std::memcpy(&xstate_bv, bytes + kXstateBvOffset, sizeof xstate_bv);
   xstate_bv |= kX87AndSse;
   std::memcpy(bytes + kXstateBvOffset, &xstate_bv, sizeof xstate_bv);

@@ -119,8 +119,8 @@ void Domain::resync_shadow_page_tables() {
   if (!page_tables_written_.load()) return;  // every KVM_RUN asks: no lock when clean
   run_gate_.stop_world(
       [this] {
-        for (auto& v : vcpus_)
-          v->kick();
+        for (auto& v : vcpus_)  // one not in the guest yet waits at the gate
+          if (v->in_guest()) v->kick();
       },
       [this] {
         if (!page_tables_written_.exchange(false)) return;

@@ -66,10 +66,11 @@ void Vcpu::start_in_context(const kvm_regs& gprs, const GuestFrame& frame, bool 
   fd_.regs() = gprs;
   frame_ = frame;
   kernel_mode_ = true;
-  if (kernel_mode)
+  if (kernel_mode) {
     fd_.set_msr(msr::kGsBase, gs_base_kernel_);
-  else
+  } else {
     enter_mode(false);
+  }
   fd_.set_msr(msr::kFsBase, fs_base_);
   if (virtual_ts) set_hardware_ts(true);
   initialised_.store(true);
