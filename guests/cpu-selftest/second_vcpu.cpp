@@ -115,13 +115,32 @@ void close(evtchn_port_t port) {
   hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_close, address_of(&c));
 }
 
+void mask(evtchn_port_t port) {
+  constexpr unsigned kBits = sizeof(xen_ulong_t) * 8;
+  __atomic_fetch_or(&shared_info()->evtchn_mask[port / kBits], xen_ulong_t{1} << (port % kBits),
+                    __ATOMIC_SEQ_CST);
+}
+
+// SCHEDOP_poll: `timeout` is an absolute system time, 0 for none.
+long poll(const evtchn_port_t* ports, unsigned nr_ports, uint64_t timeout = 0) {
+  sched_poll_t request{};
+  request.ports.p = const_cast<evtchn_port_t*>(ports);
+  request.nr_ports = nr_ports;
+  request.timeout = timeout;
+  return hypercall(__HYPERVISOR_sched_op, SCHEDOP_poll, address_of(&request));
+}
+
 // What the two vCPUs share; each field written by one of them.
 struct Exchange {
   evtchn_port_t to_second = 0;  // an IPI port bound to vCPU 1
   evtchn_port_t to_first = 0;   // one bound to vCPU 0
-  long version = 0;             // xen_version(XENVER_version) on vCPU 1
-  long self_up = 0;             // VCPUOP_is_up(1) on vCPU 1
-  uint64_t stack_address = 0;   // a local variable of vCPU 1
+  evtchn_port_t polled = 0;     // masked, bound to vCPU 1, which polls it
+  bool polling = false;
+  long poll_result = -1;
+  bool poll_saw_pending = false;
+  long version = 0;            // xen_version(XENVER_version) on vCPU 1
+  long self_up = 0;            // VCPUOP_is_up(1) on vCPU 1
+  uint64_t stack_address = 0;  // a local variable of vCPU 1
   long send_result = -1;
   unsigned rounds = 0;  // finished by vCPU 1
   // The second round: vCPU 1 reads the window until it sees `flushed`.
@@ -167,6 +186,11 @@ void second_watch_window() {
       store(exchange.self_up, vcpu_op(VCPUOP_is_up, 1));
       second_wait_for_ipi();
       store(exchange.send_result, send(load(exchange.to_first)));
+      // As Linux's PV spinlocks wait: a masked port, polled.
+      evtchn_port_t polled = load(exchange.polled);
+      store(exchange.polling, true);
+      store(exchange.poll_result, poll(&polled, 1));
+      store(exchange.poll_saw_pending, take_pending(polled));
     } else {
       second_watch_window();
     }
@@ -269,13 +293,13 @@ XPV_TEST(InitialiseRefusesBadContexts) {
 
 XPV_TEST(SecondVcpuRunsHypercallsAndExchangesIpis) {
   if (!second_vcpu_or_note()) return;
-  shared_info_t* si = shared_info();
   // vCPU 0 polls its port: masked, it raises no upcall (this guest's event
   // callback, if any, is not one to enter).
   XPV_ASSERT_EQ(bind_ipi(1, exchange.to_second), 0);
   XPV_ASSERT_EQ(bind_ipi(0, exchange.to_first), 0);
-  __atomic_fetch_or(&si->evtchn_mask[exchange.to_first / 64], 1ULL << (exchange.to_first % 64),
-                    __ATOMIC_SEQ_CST);
+  XPV_ASSERT_EQ(bind_ipi(1, exchange.polled), 0);
+  mask(exchange.to_first);
+  mask(exchange.polled);
 
   XPV_ASSERT_EQ(initialise(1, good_context()), 0);
   XPV_EXPECT_EQ(vcpu_op(VCPUOP_is_up, 1), 0);  // initialised, not up yet
@@ -289,8 +313,14 @@ XPV_TEST(SecondVcpuRunsHypercallsAndExchangesIpis) {
 
   XPV_EXPECT_EQ(send(exchange.to_second), 0);
   XPV_EXPECT(wait_for([] { return take_pending(exchange.to_first); }));
+  XPV_ASSERT(wait_for([] { return load(exchange.polling); }));
+  for (int i = 0; i < 20; ++i)  // most likely vCPU 1 waits in the poll now
+    xpv::guest::sched_yield();
+  XPV_EXPECT_EQ(send(exchange.polled), 0);
   XPV_ASSERT(wait_for([] { return vcpu_op(VCPUOP_is_up, 1) == 0; }));
   XPV_EXPECT_EQ(load(exchange.send_result), 0);
+  XPV_EXPECT_EQ(load(exchange.poll_result), 0);
+  XPV_EXPECT(load(exchange.poll_saw_pending));
   XPV_EXPECT_EQ(load(exchange.rounds), 1u);
 }
 
@@ -323,6 +353,44 @@ XPV_TEST(UpResumesAfterDownAndRemoteTlbFlushTakesEffect) {
   XPV_EXPECT_EQ(hypercall(__HYPERVISOR_mmuext_op, address_of(&flush), 1, 0, DOMID_SELF), 0);
   close(exchange.to_first);
   close(exchange.to_second);
+  close(exchange.polled);
+}
+
+// Xen's do_poll checks every port before it waits.
+XPV_TEST(PollRefusesBadRequests) {
+  const evtchn_port_t not_open[] = {0, 4000};
+  XPV_EXPECT_EQ(poll(&not_open[0], 1), -XEN_EINVAL);
+  XPV_EXPECT_EQ(poll(&not_open[1], 1), -XEN_EINVAL);
+  // At most 128 ports, all open: here one open and pending port, repeated.
+  evtchn_port_t port = 0;
+  XPV_ASSERT_EQ(bind_ipi(0, port), 0);
+  mask(port);
+  XPV_EXPECT_EQ(send(port), 0);
+  static evtchn_port_t many[129];
+  for (evtchn_port_t& p : many)
+    p = port;
+  XPV_EXPECT_EQ(poll(many, 129), -XEN_EINVAL);
+  XPV_EXPECT_EQ(poll(many, 128), 0);
+  many[127] = 0;
+  XPV_EXPECT_EQ(poll(many, 128), -XEN_EINVAL);
+  take_pending(port);
+  close(port);
+  XPV_EXPECT_EQ(poll(reinterpret_cast<const evtchn_port_t*>(0x1000), 1), -XEN_EFAULT);
+  XPV_EXPECT_EQ(hypercall(__HYPERVISOR_sched_op, SCHEDOP_poll, 0x1000), -XEN_EFAULT);
+}
+
+// A port already pending, or a timeout already past, ends the poll at
+// once; the port stays masked, so no upcall comes.
+XPV_TEST(PollReturnsForAPendingPortOrAPastTimeout) {
+  evtchn_port_t port = 0;
+  XPV_ASSERT_EQ(bind_ipi(0, port), 0);
+  mask(port);
+  XPV_EXPECT_EQ(poll(&port, 1, 1), 0);
+  XPV_EXPECT(!take_pending(port));
+  XPV_EXPECT_EQ(send(port), 0);
+  XPV_EXPECT_EQ(poll(&port, 1), 0);
+  XPV_EXPECT(take_pending(port));
+  close(port);
 }
 
 }  // namespace
