@@ -244,10 +244,10 @@ void Vcpu::run() {
     while (!domain_.ending()) {
       wait_until_online();
       if (domain_.ending()) break;
-      // in_guest_ before the checks: a vCPU that asks for a flush after
-      // them sees it set and waits for this one to leave the guest.
+      domain_.resync_shadow_page_tables();  // not in_guest_ yet: it kicks the others only
+      // in_guest_ before the flush check: a vCPU that asks for a flush
+      // after it sees it set and waits for this one to leave the guest.
       in_guest_.store(true);
-      domain_.resync_shadow_page_tables();
       bool exited = false;
       {
         RunGate::Running running(domain_.run_gate());

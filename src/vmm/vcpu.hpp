@@ -132,7 +132,7 @@ class Vcpu {
   // if it runs some: when this returns it uses no translation older than
   // the call (Xen's flush_tlb_mask waits for its IPIs likewise).
   void flush_tlb_and_wait();
-  // Between its checks before KVM_RUN and KVM_RUN's return (any thread).
+  // From its TLB-flush check before KVM_RUN to KVM_RUN's return (any thread).
   bool in_guest() const { return in_guest_.load(); }
   // The guest frames of this vCPU's GDT (set_gdt), typed as descriptor pages.
   std::vector<uint64_t>& gdt_frames() { return gdt_frames_; }
