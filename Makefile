@@ -31,6 +31,7 @@ run-hello: build
 test: build
 	bash scripts/fetch-debian-kernel.sh $(BUILD)/debian
 	bash scripts/build-initramfs.sh $(BUILD)/debian boottest
+	bash scripts/build-initramfs.sh $(BUILD)/debian shell
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: build

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/signalfd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "domain/kernel_image.hpp"
 #include "kvm/kvm_system.hpp"
 #include "vmm/domain.hpp"
+#include "vmm/xenstore_service.hpp"
 
 namespace xpv::cli {
 
@@ -33,8 +35,8 @@ std::vector<uint8_t> read_ramdisk(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// SIGINT and SIGTERM destroy the domain; they are taken from a signalfd
-// by the main thread, so no vCPU thread is ever interrupted by them.
+// SIGINT and SIGTERM are taken from a signalfd by the main thread, so no
+// vCPU thread is ever interrupted by them.
 UniqueFd block_termination_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -46,16 +48,60 @@ UniqueFd block_termination_signals() {
   return UniqueFd(fd);
 }
 
+const char* signal_name(uint32_t signo) {
+  return signo == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+// The first SIGINT or SIGTERM asks the guest to power off, as `xl
+// shutdown` does, by writing control/shutdown in its xenstore; a second
+// one, or a guest that is still up kShutdownGrace later, or one without a
+// xenstore, is destroyed (`xl destroy`).
+class TerminationPolicy {
+ public:
+  static constexpr auto kShutdownGrace = std::chrono::seconds(30);
+
+  explicit TerminationPolicy(vmm::Domain& domain) : domain_(domain) {}
+
+  void on_signal(uint32_t signo) {
+    if (!requested() && domain_.xenstore() != nullptr &&
+        domain_.xenstore()->request_shutdown("poweroff")) {
+      deadline_ = Clock::now() + kShutdownGrace;
+      std::fprintf(stderr, "xpv: %s: asked the guest to power off (again to destroy it)\n",
+                   signal_name(signo));
+      return;
+    }
+    domain_.end(vmm::DomainEnd::kDestroyed, std::string("destroyed by ") + signal_name(signo));
+  }
+
+  // How long poll may wait: forever until a shutdown was requested.
+  int poll_timeout_ms() const {
+    if (!requested()) return -1;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+    return static_cast<int>(std::max<int64_t>(left.count(), 0));
+  }
+
+  void on_timeout() {
+    if (requested() && Clock::now() >= deadline_)
+      domain_.end(vmm::DomainEnd::kDestroyed, "did not power off within 30 s of the request");
+  }
+
+ private:
+  bool requested() const { return deadline_ != Clock::time_point::max(); }
+
+  vmm::Domain& domain_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+};
+
 void wait_for_end(vmm::Domain& domain, int signal_fd) {
+  TerminationPolicy policy(domain);
   pollfd fds[2] = {{domain.end_event_fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
   while (!domain.ending()) {
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) throw SystemError("poll", errno);
-    if ((fds[1].revents & POLLIN) != 0) {
+    int ready = ::poll(fds, 2, policy.poll_timeout_ms());
+    if (ready < 0 && errno != EINTR) throw SystemError("poll", errno);
+    if (ready == 0) policy.on_timeout();
+    if (ready > 0 && (fds[1].revents & POLLIN) != 0) {
       signalfd_siginfo info{};
-      if (::read(signal_fd, &info, sizeof info) == sizeof info)
-        domain.end(
-            vmm::DomainEnd::kDestroyed,
-            std::string("destroyed by ") + (info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM"));
+      if (::read(signal_fd, &info, sizeof info) == sizeof info) policy.on_signal(info.ssi_signo);
     }
   }
 }
@@ -65,10 +111,13 @@ void print_stats(const vmm::Domain& domain, Clock::time_point start, Clock::time
   const auto& s = domain.stats();
   std::fprintf(stderr,
                "xpv: stats: built %.2f ms, first guest exit %.2f ms, ended %.2f ms; "
-               "exits %llu, hypercalls %llu\n",
+               "exits %llu, hypercalls %llu, page-table entries touched %llu, "
+               "shadow resyncs %llu\n",
                ms_since(start, built), ms_since(start, s.first_entry.load()),
                ms_since(start, ended), static_cast<unsigned long long>(s.exits.load()),
-               static_cast<unsigned long long>(s.hypercalls.load()));
+               static_cast<unsigned long long>(s.hypercalls.load()),
+               static_cast<unsigned long long>(s.entry_touches.load()),
+               static_cast<unsigned long long>(s.shadow_resyncs.load()));
 }
 
 }  // namespace

@@ -95,6 +95,7 @@ long PageTypes::get_type_locked(uint64_t mfn, PageType type) {
     ++info.type_count;
     return 0;
   }
+  if (type != PageType::kWritable && write_protect_) write_protect_(mfn);
   info.type = type;
   info.type_count = 1;
   long r = 0;
@@ -129,7 +130,6 @@ void PageTypes::put_type_locked(uint64_t mfn) {
 
 long PageTypes::validate_table(uint64_t mfn, unsigned level) {
   uint64_t* entries = table(mfn);
-  bool changed_present = false;
   for (unsigned i = 0; i < 512; ++i) {
     if (!is_guest_slot(level, i)) {
       entries[i] = 0;  // the hole is xpv's: nothing the guest put there survives
@@ -141,15 +141,12 @@ long PageTypes::validate_table(uint64_t mfn, unsigned level) {
       release_table(mfn, level, i);
       return r;
     }
-    if (entry != original) {
-      __atomic_store_n(&entries[i], entry, __ATOMIC_RELAXED);
-      if (present(original)) changed_present = true;
-    }
+    // No shadow MMU can hold a translation from this entry: the frame was
+    // no page table until now, so only the guest's own stores wrote it,
+    // and those the shadow MMU sees.
+    if (entry != original) __atomic_store_n(&entries[i], entry, __ATOMIC_RELAXED);
   }
   if (level == 4) install_hole_(entries);
-  // A translation cached from an entry that was present may now be wrong;
-  // entries that were not present cannot have been cached.
-  if (changed_present || level == 4) table_written();
   return 0;
 }
 
@@ -258,7 +255,7 @@ long PageTypes::update_entry(uint64_t table_mfn, unsigned index, uint64_t entry,
     // frame has a type that forbids writing.
     if (info.type_count > 0 && info.type == PageType::kSegDesc) return kInvalid;
     uint64_t old = __atomic_exchange_n(slot, entry, __ATOMIC_RELAXED);
-    if (present(old)) table_written();
+    if (present(old)) table_written(table_mfn, index);
     return 0;
   }
   if (!is_guest_slot(level, index)) return kInvalid;
@@ -271,7 +268,7 @@ long PageTypes::update_entry(uint64_t table_mfn, unsigned index, uint64_t entry,
   } while (
       !__atomic_compare_exchange_n(slot, &old, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
   put_entry_refs(old, level, table_mfn);
-  if (present(old)) table_written();
+  if (present(old)) table_written(table_mfn, index);
   return 0;
 }
 
@@ -290,7 +287,7 @@ long PageTypes::cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expec
     if (__atomic_compare_exchange_n(slot, actual, desired, false, __ATOMIC_SEQ_CST,
                                     __ATOMIC_RELAXED) &&
         present(expected))
-      table_written();
+      table_written(table_mfn, index);
     return 0;
   }
   if (!is_guest_slot(level, index)) return kInvalid;
@@ -298,7 +295,7 @@ long PageTypes::cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expec
   if (__atomic_compare_exchange_n(slot, actual, desired, false, __ATOMIC_SEQ_CST,
                                   __ATOMIC_RELAXED)) {
     put_entry_refs(expected, level, table_mfn);
-    if (present(expected)) table_written();
+    if (present(expected)) table_written(table_mfn, index);
   } else
     put_entry_refs(desired, level, table_mfn);  // never written: undo its references
   return 0;

@@ -91,10 +91,20 @@ class PageTypes {
 
   std::mutex& lock() { return mutex_; }
 
-  // Called after xpv itself changed an entry of a page table: a CPU that
-  // caches translations behind the guest's back (KVM's shadow MMU) must
-  // drop them before the guest runs again.
-  void set_table_written_hook(std::function<void()> hook) { table_written_ = std::move(hook); }
+  // Called, with the lock held, after xpv itself changed entry `index` of
+  // frame `table_mfn` while the entry was present: a CPU that caches
+  // translations behind the guest's back (KVM's shadow MMU) must drop what
+  // it cached from that entry before the guest runs again.
+  using TableWrittenHook = std::function<void(uint64_t table_mfn, unsigned index)>;
+  void set_table_written_hook(TableWrittenHook hook) { table_written_ = std::move(hook); }
+  // Called, with the lock held, before frame `mfn` takes a type under which
+  // the guest must not write it (a page table, a descriptor page): any
+  // writable translation of it that xpv already removed from the guest's
+  // tables must be gone from every CPU first. Xen flushes TLBs at the same
+  // point (_get_page_type's tlbflush_timestamp check).
+  void set_write_protect_hook(std::function<void(uint64_t mfn)> hook) {
+    write_protect_ = std::move(hook);
+  }
 
  private:
   PageInfo& page(uint64_t mfn) { return pages_[mfn - ram_.base_mfn()]; }
@@ -115,9 +125,10 @@ class PageTypes {
   const GuestRam& ram_;
   ExtraMappable extra_;
   InstallHole install_hole_;
-  std::function<void()> table_written_;
-  void table_written() const {
-    if (table_written_) table_written_();
+  TableWrittenHook table_written_;
+  std::function<void(uint64_t mfn)> write_protect_;
+  void table_written(uint64_t table_mfn, unsigned index) const {
+    if (table_written_) table_written_(table_mfn, index);
   }
   std::vector<PageInfo> pages_;
   mutable std::mutex mutex_;

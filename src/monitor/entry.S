@@ -22,6 +22,49 @@ xpv_monitor_text:
     .org XPV_STUB_RETURN_TO_GUEST
     iretq
 
+/* KVM's shadow MMU learns of a page-table change only from a store the
+ * vCPU makes; a store the host process makes is invisible to it. So after
+ * xpv wrote guest page-table entries, the way back to the guest runs
+ * through here: a locked no-op store to each entry (a read-modify-write,
+ * so that it can never undo a concurrent update) makes KVM drop what it
+ * cached from that entry. The host stacked %ecx direct-map addresses of
+ * entries, then the guest's rdi and rcx, below the iretq frame. */
+    .org XPV_STUB_TOUCH_AND_RETURN
+touch_and_return:
+1:  popq %rdi
+    lock orq $0, (%rdi)
+    decl %ecx
+    jnz 1b
+    popq %rdi
+    popq %rcx
+    iretq
+
+/* A new page-table root (a switch between guest kernel and user mode, a
+ * new base pointer, a TLB flush) is loaded here rather than with
+ * KVM_SET_SREGS, which resets KVM's whole MMU context: an emulated
+ * `mov %cr3` lets KVM reuse the shadow roots it keeps. %rax holds the new
+ * CR3; the guest's rax is on top of the stack. */
+    .org XPV_STUB_LOAD_ROOT_AND_RETURN
+    movq %rax, %cr3
+    popq %rax
+    iretq
+
+    .org XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN
+    movq %rax, %cr3
+    popq %rax
+    jmp touch_and_return
+
+/* The same touches while the host is in the middle of an operation that
+ * must not go on before every vCPU has lost its cached translations (a
+ * frame becoming a page table on a domain with several vCPUs). */
+    .org XPV_STUB_TOUCH_AND_EXIT
+1:  popq %rdi
+    lock orq $0, (%rdi)
+    decl %ecx
+    jnz 1b
+    .org XPV_STUB_TOUCH_AND_EXIT_OUT, 0x90 /* nops, if any; never backwards */
+    outb %al, $0
+
     .org XPV_STUB_SYSCALL64
     outl %eax, $XPV_PORT_SYSCALL64
     .org XPV_STUB_SYSCALL32

@@ -26,6 +26,7 @@ class HypervisorFrames {
   // Host view of a frame this allocator owns; nullptr otherwise.
   uint8_t* host_address(uint64_t mfn) const;
   uint64_t base_mfn() const { return base_mfn_; }
+  uint64_t end_mfn() const { return base_mfn_ + nr_frames_; }
 
  private:
   kvm::MemoryRegion& region_;

@@ -28,8 +28,16 @@ constexpr unsigned kFirstHoleSlot = 256;
 constexpr unsigned kLastHoleSlot = 271;
 constexpr unsigned kMonitorSlot = 257;  // monitor code, tables, stacks: supervisor-only
 constexpr unsigned kM2pSlot = 258;      // read-only machine-to-phys table, guest-readable
+// Every machine frame of the domain, writable, supervisor-only: the monitor
+// stores through it so that KVM's shadow MMU sees xpv's page-table writes.
+constexpr unsigned kDirectMapSlot = 259;
 constexpr uint64_t kMonitorVa = l4_slot_va(kMonitorSlot);
 constexpr uint64_t kM2pVa = l4_slot_va(kM2pSlot);
+constexpr uint64_t kDirectMapVa = l4_slot_va(kDirectMapSlot);
+constexpr uint64_t direct_map_va(uint64_t machine_address) {
+  return kDirectMapVa + machine_address;
+}
+static_assert((kHypervisorBaseMfn << 12) * 2 <= (1ULL << 39), "the direct map is one L4 slot");
 
 constexpr bool in_hole(uint64_t va) {
   return va >= l4_slot_va(kFirstHoleSlot) && va < l4_slot_va(kLastHoleSlot + 1);

@@ -83,6 +83,26 @@ Monitor::Monitor(HypervisorFrames& frames, unsigned nr_vcpus, uint64_t m2p_entri
   build_text_and_idt();
   for (unsigned v = 0; v < nr_vcpus; ++v)
     build_vcpu_area(v);
+  direct_map_l3_mfn_ = frames_.allocate().mfn;
+  build_direct_map(kRamBaseMfn, m2p_entries);
+  build_direct_map(frames_.base_mfn(), frames_.end_mfn());
+}
+
+// 2 MiB pages, supervisor-only and never executable: only the touch stub
+// uses it (it can map a little past the end of a memory region, where
+// nothing ever reads).
+void Monitor::build_direct_map(uint64_t first_mfn, uint64_t end_mfn) {
+  constexpr uint64_t kLargePage = 2ULL << 20;
+  uint64_t end = end_mfn << 12;
+  for (uint64_t pa = (first_mfn << 12) & ~(kLargePage - 1); pa < end; pa += kLargePage) {
+    uint64_t va = direct_map_va(pa);
+    uint64_t& l3e = table(direct_map_l3_mfn_)[table_index(va, 3)];
+    if ((l3e & pte::kPresent) == 0)
+      l3e = (frames_.allocate().mfn << 12) | pte::kPresent | pte::kWritable | pte::kAccessed;
+    uint64_t* l2 = table((l3e & pte::kAddressMask) >> 12);
+    l2[table_index(va, 2)] =
+        pa | pte::kPresent | pte::kWritable | pte::kPse | pte::kAccessed | pte::kDirty | pte::kNx;
+  }
 }
 
 void Monitor::build_m2p(uint64_t entries) {
@@ -193,6 +213,7 @@ void Monitor::install_hole_entries(std::span<uint64_t, 512> l4) const {
     l4[slot] = 0;
   l4[kMonitorSlot] = (monitor_l3_mfn_ << 12) | kMonitorTable;
   l4[kM2pSlot] = (m2p_l3_mfn_ << 12) | kGuestReadableTable;
+  l4[kDirectMapSlot] = (direct_map_l3_mfn_ << 12) | pte::kPresent | pte::kWritable | pte::kAccessed;
 }
 
 void Monitor::configure_vcpu(kvm::VcpuFd& vcpu, uint64_t cr3) const {
@@ -240,6 +261,23 @@ std::span<uint64_t> Monitor::stack_slice(unsigned vcpu, uint64_t va, size_t coun
 
 uint64_t Monitor::return_to_guest_va() {
   return kTextVa + XPV_STUB_RETURN_TO_GUEST;
+}
+
+uint64_t Monitor::touch_and_return_va() {
+  return kTextVa + XPV_STUB_TOUCH_AND_RETURN;
+}
+
+uint64_t Monitor::load_root_and_return_va(bool then_touch) {
+  return kTextVa +
+         (then_touch ? XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN : XPV_STUB_LOAD_ROOT_AND_RETURN);
+}
+
+uint64_t Monitor::touch_and_exit_va() {
+  return kTextVa + XPV_STUB_TOUCH_AND_EXIT;
+}
+
+uint64_t Monitor::touch_and_exit_done_rip() {
+  return kTextVa + XPV_STUB_TOUCH_AND_EXIT_OUT + XPV_STUB_OUT_LENGTH;
 }
 
 Entry Monitor::classify_exit(uint64_t rip) {

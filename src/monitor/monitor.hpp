@@ -24,7 +24,8 @@ struct Entry {
 class Monitor {
  public:
   // Builds the monitor for `nr_vcpus` and an M2P covering `m2p_entries`
-  // machine frames, in frames taken from `frames`.
+  // machine frames, in frames taken from `frames`. Guest RAM is the
+  // machine frames from kRamBaseMfn up to `m2p_entries`.
   Monitor(HypervisorFrames& frames, unsigned nr_vcpus, uint64_t m2p_entries);
 
   // Writes xpv's entries (monitor and M2P slots) into a guest L4 table.
@@ -51,6 +52,14 @@ class Monitor {
   std::span<uint64_t> stack_slice(unsigned vcpu, uint64_t va, size_t count) const;
 
   static uint64_t return_to_guest_va();
+  // The other ways back to the guest (entry.S): touching page-table
+  // entries first, loading a new CR3 first, or both.
+  static uint64_t touch_and_return_va();
+  static uint64_t load_root_and_return_va(bool then_touch);
+  // The stub that touches entries and exits to the host, and the rip its
+  // exit reports.
+  static uint64_t touch_and_exit_va();
+  static uint64_t touch_and_exit_done_rip();
   // Which stub the vCPU executed, from the rip KVM reports at its exit.
   static Entry classify_exit(uint64_t rip);
   // Which syscall trampoline, if any, starts at `rip`: the #GP a
@@ -65,6 +74,7 @@ class Monitor {
   void build_text_and_idt();
   void build_vcpu_area(unsigned vcpu);
   void build_m2p(uint64_t entries);
+  void build_direct_map(uint64_t first_mfn, uint64_t end_mfn);
   void map(uint64_t root_l3_mfn, uint64_t va, uint64_t mfn, uint64_t leaf_flags,
            uint64_t table_flags);
   uint64_t* table(uint64_t mfn) const;
@@ -72,6 +82,7 @@ class Monitor {
   HypervisorFrames& frames_;
   uint64_t monitor_l3_mfn_ = 0;
   uint64_t m2p_l3_mfn_ = 0;
+  uint64_t direct_map_l3_mfn_ = 0;
   uint64_t zero_page_mfn_ = 0;
   std::span<uint64_t> m2p_;
   std::vector<VcpuFrames> vcpus_;

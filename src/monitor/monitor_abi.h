@@ -9,6 +9,15 @@
 #define XPV_STUB_VECTOR_STRIDE 2       /* vector v: `out %al, $v` at 2*v */
 #define XPV_STUB_RETURN_TO_GUEST 0x200 /* `iretq` from a frame the host wrote */
 #define XPV_STUB_OUT_LENGTH 2
+/* The other ways back, for when the host changed page tables or the
+ * page-table root (entry.S says what each pops off the monitor stack). */
+#define XPV_STUB_TOUCH_AND_RETURN 0x210
+#define XPV_STUB_LOAD_ROOT_AND_RETURN 0x230
+#define XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN 0x240
+/* Touching entries at once, in the middle of a hypercall: back to the
+ * host, not to the guest. */
+#define XPV_STUB_TOUCH_AND_EXIT 0x250
+#define XPV_STUB_TOUCH_AND_EXIT_OUT 0x25a /* its `out`, right after the loop */
 
 /* The syscall trampolines have a page of their own, mapped user-readable
  * and executable: on KVM hosts whose ring 0 is emulated (PVM), `syscall`

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -78,7 +79,9 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
       *ram_, [this](uint64_t mfn) { return mfn == shared_info_mfn_; },
       [this](uint64_t* l4) { monitor_->install_hole_entries(std::span<uint64_t, 512>(l4, 512)); });
 
-  page_types_->set_table_written_hook([this] { mark_page_tables_written(); });
+  page_types_->set_table_written_hook(
+      [this](uint64_t table_mfn, unsigned index) { note_table_write(table_mfn, index); });
+  page_types_->set_write_protect_hook([this](uint64_t) { drop_stale_translations_now(); });
 
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw SystemError("eventfd", errno);
@@ -113,8 +116,49 @@ void Domain::start_clock() {
 
 // Re-registering the memory slots makes KVM drop every shadow page built
 // from them (there is no narrower way to tell it that host code wrote a
-// guest page table). The contents of memory are untouched. No vCPU may run
-// meanwhile: for a moment there is no memory (RunGate).
+// guest page table). The contents of memory are untouched.
+void Domain::note_table_write(uint64_t table_mfn, unsigned index) {
+  std::lock_guard lock(touches_mutex_);
+  if (entry_touches_.size() == kMaxEntryTouches) {
+    mark_page_tables_written();
+    return;
+  }
+  entry_touches_.push_back(monitor::direct_map_va((table_mfn << 12) + index * sizeof(uint64_t)));
+  have_entry_touches_.store(true);
+}
+
+// With one vCPU, that vCPU is in xpv now and drops stale translations on
+// its way back, before it runs guest code. With more, another one may be
+// running on them: they go now, from this vCPU's ring 0, or all at once.
+void Domain::drop_stale_translations_now() {
+  if (nr_vcpus() < 2) return;
+  Vcpu* current = Vcpu::current();
+  if (current == nullptr && have_entry_touches_.load()) mark_page_tables_written();
+  if (page_tables_written_.load()) {
+    resync_shadow_page_tables();
+    return;
+  }
+  if (current != nullptr) current->touch_written_entries_now();
+}
+
+std::vector<uint64_t> Domain::take_entry_touches() {
+  if (!have_entry_touches_.load()) return {};  // every return to the guest asks
+  std::vector<uint64_t> touches;
+  {
+    std::lock_guard lock(touches_mutex_);
+    touches.swap(entry_touches_);
+    have_entry_touches_.store(false);
+  }
+  if (page_tables_written_.load()) return {};
+  std::sort(touches.begin(), touches.end());
+  touches.erase(std::unique(touches.begin(), touches.end()), touches.end());
+  stats_.entry_touches.fetch_add(touches.size(), std::memory_order_relaxed);
+  return touches;
+}
+
+// No vCPU may run while the slots are re-registered: for a moment there
+// is no memory, and a vCPU in KVM_RUN would fault on its GDT, IDT or stack
+// and shut down (RunGate; docs/smp.md).
 void Domain::resync_shadow_page_tables() {
   if (!page_tables_written_.load()) return;  // every KVM_RUN asks: no lock when clean
   run_gate_.stop_world(
@@ -124,6 +168,7 @@ void Domain::resync_shadow_page_tables() {
       },
       [this] {
         if (!page_tables_written_.exchange(false)) return;
+        stats_.shadow_resyncs.fetch_add(1, std::memory_order_relaxed);
         vm_.unmap_memory(kRamSlot, monitor::kRamBaseMfn << 12);
         vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
         vm_.unmap_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12);

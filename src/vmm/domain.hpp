@@ -36,6 +36,8 @@ class Vcpu;
 struct DomainStats {
   std::atomic<uint64_t> exits{0};
   std::atomic<uint64_t> hypercalls{0};
+  std::atomic<uint64_t> entry_touches{0};   // page-table entries stored to from ring 0
+  std::atomic<uint64_t> shadow_resyncs{0};  // times every shadow page table was dropped
   std::atomic<std::chrono::steady_clock::time_point> first_entry{};
 };
 
@@ -68,13 +70,23 @@ class Domain {
   // The PV console, once the builder has attached its page.
   void attach_console(uint64_t mfn, evtchn_port_t port);
   // KVM's shadow MMU caches translations made from guest page tables and
-  // learns of changes only from the guest's own writes; after xpv wrote a
-  // table itself, the caches are dropped before any vCPU runs again.
+  // learns of changes only from stores the vCPU makes. After xpv wrote an
+  // entry itself, the next vCPU to return to the guest stores to it again
+  // from ring 0 (take_entry_touches); when too many entries await that, or
+  // after a change to the monitor's own tables, every cache is dropped
+  // instead before any vCPU runs again.
+  void note_table_write(uint64_t table_mfn, unsigned index);
+  // Before a frame becomes one the guest must not write (PageTypes).
+  void drop_stale_translations_now();
   void mark_page_tables_written() { page_tables_written_.store(true); }
   void resync_shadow_page_tables();
   // Every vCPU enters KVM_RUN through it, so that the resync can happen
   // with none of them running.
   RunGate& run_gate() { return run_gate_; }
+  // The direct-map addresses of the entries to touch; empty when the
+  // coming resync drops every cache anyway.
+  std::vector<uint64_t> take_entry_touches();
+  static constexpr size_t kMaxEntryTouches = 256;
   ConsoleService* console_service() { return console_service_.get(); }
   void attach_xenstore(uint64_t mfn, evtchn_port_t port);
   XenstoreService* xenstore() { return xenstore_.get(); }
@@ -131,6 +143,9 @@ class Domain {
   std::mutex lock_;
   std::atomic<bool> page_tables_written_{false};
   RunGate run_gate_;
+  std::mutex touches_mutex_;
+  std::vector<uint64_t> entry_touches_;
+  std::atomic<bool> have_entry_touches_{false};
   DomainStats stats_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::unique_ptr<hv::EventChannels> event_channels_;

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -239,7 +240,16 @@ void Vcpu::wait_until_online() {
   online_cv_.wait(lock, [this] { return online_ || domain_.ending(); });
 }
 
+namespace {
+thread_local Vcpu* current_vcpu = nullptr;
+}
+
+Vcpu* Vcpu::current() {
+  return current_vcpu;
+}
+
 void Vcpu::run() {
+  current_vcpu = this;
   try {
     while (!domain_.ending()) {
       wait_until_online();
@@ -400,14 +410,72 @@ void Vcpu::return_to_guest() {
   regs().rip = monitor::Monitor::return_to_guest_va();
   regs().rsp = frame_va;
   regs().rflags = rflags::kFixed;
+  touch_written_entries();
+  load_root_on_return();
   fd_.mark_regs_dirty();
+}
+
+// The touch stub pops each entry's address, then the guest's rdi and rcx,
+// off the monitor stack below the iretq frame (monitor/entry.S).
+void Vcpu::touch_written_entries() {
+  std::vector<uint64_t> touches = domain_.take_entry_touches();
+  if (touches.empty()) return;
+  size_t n = touches.size();
+  uint64_t list_va = regs().rsp - (n + 2) * sizeof(uint64_t);
+  auto list = domain_.monitor().stack_slice(id_, list_va, n + 2);
+  std::copy(touches.begin(), touches.end(), list.begin());
+  list[n] = regs().rdi;
+  list[n + 1] = regs().rcx;
+  regs().rcx = n;
+  regs().rsp = list_va;
+  regs().rip = monitor::Monitor::touch_and_return_va();
+}
+
+void Vcpu::touch_written_entries_now() {
+  std::vector<uint64_t> touches = domain_.take_entry_touches();
+  if (touches.empty()) return;
+  const kvm_regs guest = regs();
+  uint64_t list_va = domain_.monitor().stack_top_va(id_) - touches.size() * sizeof(uint64_t);
+  auto list = domain_.monitor().stack_slice(id_, list_va, touches.size());
+  std::copy(touches.begin(), touches.end(), list.begin());
+  regs().rcx = touches.size();
+  regs().rsp = list_va;
+  regs().rip = monitor::Monitor::touch_and_exit_va();
+  regs().rflags = rflags::kFixed;
+  fd_.mark_regs_dirty();
+  {
+    RunGate::Running running(domain_.run_gate());  // no resync meanwhile
+    while (!fd_.run()) {                           // a kick: the stub goes on where it was
+    }
+  }
+  const kvm_run& r = fd_.run_state();
+  if (r.exit_reason != KVM_EXIT_IO || regs().rip != monitor::Monitor::touch_and_exit_done_rip())
+    throw Error("page-table touch stub ended with exit " + std::to_string(r.exit_reason) + " at " +
+                to_hex(regs().rip));
+  regs() = guest;
+  fd_.mark_regs_dirty();
+}
+
+// A root change or TLB flush this vCPU asked for rides on the way back:
+// the stub loads CR3 from rax, then pops the guest's rax.
+void Vcpu::load_root_on_return() {
+  if (tlb_flush_pending_.exchange(false)) root_reload_pending_ = true;
+  if (!root_reload_pending_) return;
+  root_reload_pending_ = false;
+  bool touching = regs().rip == monitor::Monitor::touch_and_return_va();
+  uint64_t va = regs().rsp - sizeof(uint64_t);
+  auto slot = domain_.monitor().stack_slice(id_, va, 1);
+  if (slot.empty()) throw Error("monitor stack overflow on the way back to the guest");
+  slot[0] = regs().rax;
+  regs().rax = current_root_mfn() << 12;
+  regs().rsp = va;
+  regs().rip = monitor::Monitor::load_root_and_return_va(touching);
 }
 
 // Through the page tables of the mode the vCPU is in, as the guest itself
 // would see its memory.
 mm::GuestVirtualMemory Vcpu::guest_memory() const {
-  return mm::GuestVirtualMemory(domain_.ram(),
-                                kernel_mode_ ? kernel_root_mfn_.load() : user_root_mfn_);
+  return mm::GuestVirtualMemory(domain_.ram(), current_root_mfn());
 }
 
 mm::GuestVirtualMemory Vcpu::kernel_memory() const {
@@ -416,9 +484,13 @@ mm::GuestVirtualMemory Vcpu::kernel_memory() const {
 
 // Reloading CR3 drops every non-global translation, and xpv never lets a
 // guest mapping be global (mm/page_types.cpp).
+// A flush another vCPU asked for while this one may be anywhere in guest
+// code: only KVM_SET_SREGS can reload CR3 then.
 void Vcpu::flush_tlb_if_requested() {
   if (!tlb_flush_pending_.exchange(false)) return;
-  load_root(kernel_mode_ ? kernel_root_mfn_.load() : user_root_mfn_);
+  kvm_sregs s = fd_.get_sregs();
+  s.cr3 = current_root_mfn() << 12;
+  fd_.set_sregs(s);
 }
 
 void Vcpu::flush_tlb_and_wait() {
@@ -432,20 +504,14 @@ void Vcpu::flush_tlb_and_wait() {
 
 void Vcpu::set_kernel_root(uint64_t mfn) {
   kernel_root_mfn_ = mfn;
-  if (kernel_mode_) load_root(mfn);
-}
-
-void Vcpu::load_root(uint64_t mfn) {
-  kvm_sregs s = fd_.get_sregs();
-  s.cr3 = mfn << 12;
-  fd_.set_sregs(s);
+  if (kernel_mode_) root_reload_pending_ = true;
 }
 
 // Loading CR3 also drops the other mode's translations: no guest mapping
 // is global, so kernel pages never stay reachable from user mode.
 void Vcpu::enter_mode(bool kernel) {
   kernel_mode_ = kernel;
-  load_root(kernel ? kernel_root_mfn_.load() : user_root_mfn_);
+  root_reload_pending_ = true;
   fd_.set_msr(msr::kGsBase, kernel ? gs_base_kernel_ : gs_base_user_);
 }
 

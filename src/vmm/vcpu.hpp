@@ -66,6 +66,13 @@ class Vcpu {
   void take_offline();
   bool online();
 
+  // The vCPU whose thread this is; null on other threads.
+  static Vcpu* current();
+  // Touches the page-table entries xpv wrote (Domain::take_entry_touches)
+  // at once, through a round trip into ring 0, in the middle of a
+  // hypercall; the guest's registers are kept.
+  void touch_written_entries_now();
+
   void start_thread();
   void join_thread();
   // Makes the vCPU leave KVM_RUN and look at the domain state (any thread).
@@ -162,6 +169,7 @@ class Vcpu {
 
   void handle_syscall();
   void return_to_guest();
+  void touch_written_entries();
   bool deliver_pending_event();
   bool event_deliverable();
   void enter_monitor_soon();
@@ -202,8 +210,14 @@ class Vcpu {
   void flush_tlb_if_requested();
   void change_runstate(int state);
   void publish_runstate();  // with runstate_mutex_ held
-  void load_root(uint64_t mfn);
+  void load_root_on_return();
   void enter_mode(bool kernel);
+  uint64_t current_root_mfn() const {
+    return kernel_mode_ ? kernel_root_mfn_.load() : user_root_mfn_;
+  }
+  // The root of the current mode is loaded on the way back to the guest
+  // (this vCPU's thread only).
+  bool root_reload_pending_ = false;
 };
 
 }  // namespace xpv::vmm

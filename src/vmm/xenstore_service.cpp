@@ -23,6 +23,7 @@ XenstoreService::XenstoreService(Domain& domain, uint64_t mfn, evtchn_port_t por
 }
 
 bool XenstoreService::request_shutdown(const char* reason) {
+  if (!server_.listens_for_shutdown(domain_.id())) return false;
   return static_cast<bool>(server_.request_shutdown(domain_.id(), reason));
 }
 

@@ -19,7 +19,8 @@ class XenstoreService {
   XenstoreService& operator=(const XenstoreService&) = delete;
 
   // Writes control/shutdown so that the guest shuts itself down
-  // ("poweroff", "reboot"); false if the request was refused.
+  // ("poweroff", "reboot"); false if the request was refused or the guest
+  // does not watch that node, so nothing would act on it.
   bool request_shutdown(const char* reason);
   backends::xenstore::Server& server() { return server_; }
 

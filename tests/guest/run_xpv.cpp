@@ -58,7 +58,8 @@ XpvRun run_xpv(const std::vector<std::string>& args, int timeout_seconds,
   ::close(in[1]);
 
   XpvRun result;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  auto started = std::chrono::steady_clock::now();
+  auto deadline = started + std::chrono::seconds(timeout_seconds);
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
@@ -78,6 +79,10 @@ XpvRun run_xpv(const std::vector<std::string>& args, int timeout_seconds,
       ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
         sinks[i]->append(buf, static_cast<size_t>(n));
+        if (i == 0)
+          result.out_arrivals.emplace_back(
+              result.out.size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       } else {
         fds[i].fd = -1;
         --open_fds;
@@ -90,6 +95,12 @@ XpvRun run_xpv(const std::vector<std::string>& args, int timeout_seconds,
   ::close(err[0]);
   result.exit_status = (!killed && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+double arrival_seconds(const XpvRun& run, size_t offset) {
+  for (const auto& [size, seconds] : run.out_arrivals)
+    if (offset < size) return seconds;
+  return -1;
 }
 
 Verdict read_verdict(const std::string& out) {

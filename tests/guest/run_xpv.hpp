@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace xpv::test {
@@ -12,7 +13,13 @@ struct XpvRun {
   int exit_status = -1;  // -1: killed by the timeout
   std::string out;       // guest console (stdout)
   std::string err;       // xpv's own messages (stderr)
+  // When stdout grew, on the host's clock: (its size after a read,
+  // seconds since xpv started), in order.
+  std::vector<std::pair<size_t, double>> out_arrivals;
 };
+
+// Seconds after start at which stdout byte `offset` reached the host.
+double arrival_seconds(const XpvRun& run, size_t offset);
 
 // `xpv` with `args`, killed after `timeout_seconds`.
 XpvRun run_xpv(const std::vector<std::string>& args, int timeout_seconds = 60,

@@ -15,6 +15,8 @@
 #include "monitor/monitor_abi.h"
 #include "xen/abi.hpp"
 
+extern "C" const uint8_t xpv_monitor_text[];
+
 namespace xpv::monitor {
 namespace {
 
@@ -154,12 +156,63 @@ TEST_F(MonitorTest, OwnsTheWholeHoleAndNothingElse) {
     l4[i] = 0x0123456789abc000ULL + i;
   monitor_.install_hole_entries(l4);
   for (unsigned i = 0; i < 512; ++i) {
-    if (i == kMonitorSlot || i == kM2pSlot) continue;
+    if (i == kMonitorSlot || i == kM2pSlot || i == kDirectMapSlot) continue;
     bool in_hole = i >= kFirstHoleSlot && i <= kLastHoleSlot;
     EXPECT_EQ(l4[i], in_hole ? 0 : 0x0123456789abc000ULL + i) << "slot " << i;
   }
   EXPECT_EQ(l4[kMonitorSlot], l4_[kMonitorSlot]);
   EXPECT_EQ(l4[kM2pSlot], l4_[kM2pSlot]);
+}
+
+// The direct map that the touch stub stores through: every machine frame of
+// guest RAM and of the hypervisor at direct_map_va(its address), in 2 MiB
+// pages the guest can never reach (supervisor-only at the L4 entry already).
+TEST(MonitorDirectMap, MapsRamAndHypervisorFramesSupervisorOnlyAndWritable) {
+  kvm::MemoryRegion region{"monitor-test", 8ULL << 20};
+  HypervisorFrames frames{region, kHypervisorBaseMfn};
+  constexpr uint64_t kRamFrames = 1024;  // 4 MiB from kRamBaseMfn
+  Monitor monitor{frames, 1, kRamBaseMfn + kRamFrames};
+  std::array<uint64_t, 512> l4{};
+  monitor.install_hole_entries(l4);
+  uint64_t l4e = l4[kDirectMapSlot];
+  ASSERT_NE(l4e & pte::kPresent, 0u);
+  EXPECT_EQ(l4e & pte::kUser, 0u);
+  auto large_page_of = [&](uint64_t machine_address) -> uint64_t {
+    uint64_t va = direct_map_va(machine_address);
+    EXPECT_EQ(x86::l4_index(va), kDirectMapSlot);
+    auto* l3 =
+        reinterpret_cast<const uint64_t*>(frames.host_address((l4e & pte::kAddressMask) >> 12));
+    uint64_t l3e = l3[x86::table_index(va, 3)];
+    if ((l3e & pte::kPresent) == 0) return 0;
+    auto* l2 =
+        reinterpret_cast<const uint64_t*>(frames.host_address((l3e & pte::kAddressMask) >> 12));
+    return l2[x86::table_index(va, 2)];
+  };
+  for (uint64_t pa : {kRamBaseMfn << 12, ((kRamBaseMfn + kRamFrames) << 12) - 8,
+                      kHypervisorBaseMfn << 12, (frames.end_mfn() << 12) - 8}) {
+    SCOPED_TRACE(::testing::Message() << std::hex << "machine address " << pa);
+    uint64_t e = large_page_of(pa);
+    ASSERT_NE(e & pte::kPresent, 0u);
+    EXPECT_NE(e & pte::kPse, 0u);
+    EXPECT_NE(e & pte::kWritable, 0u);
+    EXPECT_NE(e & pte::kNx, 0u);
+    EXPECT_EQ(e & pte::kUser, 0u);
+    EXPECT_EQ(e & pte::kAddressMask & ~((2ULL << 20) - 1), pa & ~((2ULL << 20) - 1));
+  }
+  EXPECT_EQ(large_page_of(64ULL << 30) & pte::kPresent, 0u);  // between RAM and xpv's frames
+}
+
+TEST(MonitorClassify, ReturnsThroughTheStubsAtTheirFixedOffsets) {
+  EXPECT_EQ(Monitor::touch_and_return_va(), kTextVa + XPV_STUB_TOUCH_AND_RETURN);
+  EXPECT_EQ(Monitor::load_root_and_return_va(false), kTextVa + XPV_STUB_LOAD_ROOT_AND_RETURN);
+  EXPECT_EQ(Monitor::load_root_and_return_va(true), kTextVa + XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN);
+  EXPECT_EQ(Monitor::touch_and_exit_va(), kTextVa + XPV_STUB_TOUCH_AND_EXIT);
+  // The touch loop is four instructions; its exit must come right after
+  // it (entry.S pads with nops, and refuses to assemble if it is longer).
+  const auto* text = reinterpret_cast<const uint8_t*>(xpv_monitor_text);
+  EXPECT_EQ(text[XPV_STUB_TOUCH_AND_EXIT_OUT], 0xe6) << "out %al, $imm8";
+  EXPECT_EQ(Monitor::touch_and_exit_done_rip(), kTextVa + XPV_STUB_TOUCH_AND_EXIT_OUT + 2);
+  EXPECT_EQ(Monitor::classify_exit(Monitor::touch_and_exit_done_rip()).kind, EntryKind::kUnknown);
 }
 
 TEST_F(MonitorTest, HoleEntriesArePresentUserWalkableAndPointAtHypervisorFrames) {

@@ -246,6 +246,30 @@ TEST_F(PageTypes, PinningL1TypesWritableTargetsAndCountsMappings) {
   expect_all_released();
 }
 
+// The hook names each entry xpv rewrote while it was present: those are
+// the ones a shadow MMU may hold stale translations of. Validation of a
+// frame that only just became a table reports nothing.
+TEST_F(PageTypes, ReportsEachPresentEntryItRewritesAndNothingElse) {
+  std::vector<std::pair<uint64_t, unsigned>> written;
+  types_.set_table_written_hook(
+      [&](uint64_t mfn, unsigned index) { written.emplace_back(mfn, index); });
+  const uint64_t l1 = frame(1);
+  write(l1, 0, entry(frame(10), kRW));
+  ASSERT_EQ(types_.pin(l1, 1), 0);
+  EXPECT_TRUE(written.empty());
+
+  ASSERT_EQ(types_.update_entry(l1, 7, entry(frame(11), kRO), false), 0);  // was empty
+  EXPECT_TRUE(written.empty());
+  ASSERT_EQ(types_.update_entry(l1, 0, entry(frame(11), kRO), false), 0);
+  ASSERT_EQ(types_.update_entry(l1, 7, 0, false), 0);
+  uint64_t actual = 0;
+  ASSERT_EQ(types_.cmpxchg_entry(l1, 0, read(l1, 0), 0, &actual), 0);
+  ASSERT_EQ(types_.cmpxchg_entry(l1, 0, 0x1234, 0, &actual), 0);  // no match: no write
+  EXPECT_EQ(written, (std::vector<std::pair<uint64_t, unsigned>>{{l1, 0}, {l1, 7}, {l1, 0}}));
+  EXPECT_EQ(types_.unpin(l1), 0);
+  expect_all_released();
+}
+
 TEST_F(PageTypes, AcceptsNxAvailableAndHighBitsInL1Entries) {
   const uint64_t l1 = frame(1);
   const uint64_t flags = kRW | pte::kUser | pte::kNx | kAD | (7ULL << 9) | (0x3ffULL << 53);

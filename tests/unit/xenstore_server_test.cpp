@@ -75,6 +75,9 @@ class FakeGuest {
   std::string watch(std::string path, std::string token) {
     return ask(XS_WATCH, path + '\0' + token + '\0');
   }
+  std::string unwatch(std::string path, std::string token) {
+    return ask(XS_UNWATCH, path + '\0' + token + '\0');
+  }
   uint32_t transaction_start() {
     return static_cast<uint32_t>(std::stoul(ask(XS_TRANSACTION_START, "\0"s)));
   }
@@ -283,6 +286,21 @@ TEST_F(XenstoreServer, HostChangesFireGuestWatchesAndNotifyTheGuest) {
   notified.clear();
   ASSERT_TRUE(server.write("/local/domain/1/name", "unwatched"));
   EXPECT_THAT(notified, IsEmpty());
+}
+
+// xpv asks a guest to power off only if something in it would act on the
+// request: a watch on control/shutdown, or on a node above it.
+TEST_F(XenstoreServer, KnowsWhetherTheGuestListensForShutdownRequests) {
+  EXPECT_FALSE(server.listens_for_shutdown(kGuest));
+  ASSERT_EQ(guest.watch("control/sysrq", "s"), "OK\0"s);
+  EXPECT_FALSE(server.listens_for_shutdown(kGuest));
+  ASSERT_EQ(guest.watch("control", "c"), "OK\0"s);
+  EXPECT_TRUE(server.listens_for_shutdown(kGuest));
+  EXPECT_FALSE(server.listens_for_shutdown(kGuest + 1));
+  ASSERT_EQ(guest.unwatch("control", "c"), "OK\0"s);
+  EXPECT_FALSE(server.listens_for_shutdown(kGuest));
+  ASSERT_EQ(guest.watch("control/shutdown", "t"), "OK\0"s);
+  EXPECT_TRUE(server.listens_for_shutdown(kGuest));
 }
 
 TEST_F(XenstoreServer, GuestChangesFireHostWatches) {

@@ -316,6 +316,11 @@ Result<void> Server::request_shutdown(domid_t domid, std::string_view reason) {
   return locked([&] { return xenstore::request_shutdown(store_, domid, reason); });
 }
 
+bool Server::listens_for_shutdown(domid_t domid) const {
+  std::lock_guard lock(mutex_);
+  return store_.watched_by(domid, home_path(domid) + "/control/shutdown");
+}
+
 Counters Server::counters() const {
   std::lock_guard lock(mutex_);
   Counters counters = counters_;

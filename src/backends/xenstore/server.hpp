@@ -88,6 +88,9 @@ class Server {
 
   // See domain_nodes.hpp.
   Result<void> request_shutdown(domid_t domid, std::string_view reason);
+  // Whether the domain watches its control/shutdown node, i.e. would act on
+  // request_shutdown (a PV Linux does once its xenbus is up).
+  bool listens_for_shutdown(domid_t domid) const;
 
   // Runs `f(Store&)` under the lock, then delivers the watch events it
   // caused: for populate_domain, or several changes at once. `f` must not

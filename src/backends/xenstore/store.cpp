@@ -72,15 +72,21 @@ Store::Store(Quotas quotas) : quotas_(quotas) {
   }
 }
 
-Result<Store::Context> Store::context(const Caller& caller, TransactionId transaction) {
-  Context cx{&main_, nullptr, caller.domid, target_of(caller.domid)};
-  if (transaction == kNoTransaction) return cx;
-  auto it = transactions_.find(transaction);
-  if (it == transactions_.end() || it->second.connection != caller.connection) {
-    return Errno::kENOENT;
+Result<Store::Context> Store::context(const Caller& caller, TransactionId transaction,
+                                      std::string_view path, Paths paths) {
+  Context cx{&main_, nullptr, caller.domid, target_of(caller.domid), {}};
+  if (transaction != kNoTransaction) {
+    auto it = transactions_.find(transaction);
+    if (it == transactions_.end() || it->second.connection != caller.connection) {
+      return Errno::kENOENT;
+    }
+    cx.transaction = &it->second;
+    cx.tree = &it->second.tree;
   }
-  cx.transaction = &it->second;
-  cx.tree = &it->second.tree;
+  auto resolved = paths == Paths::kNodes ? resolve_path(caller.domid, path)
+                                         : resolve_watch_path(caller.domid, path);
+  if (!resolved) return resolved.error();
+  cx.path = std::move(resolved->absolute);
   return cx;
 }
 
@@ -157,23 +163,19 @@ void Store::record(Context& cx, Change change) {
 
 Result<std::string> Store::read(const Caller& caller, TransactionId transaction,
                                 std::string_view path) {
-  auto cx = context(caller, transaction);
+  auto cx = context(caller, transaction, path);
   if (!cx) return cx.error();
-  auto resolved = resolve_path(caller.domid, path);
-  if (!resolved) return resolved.error();
-  auto node = readable(*cx, resolved->absolute);
+  auto node = readable(*cx, cx->path);
   if (!node) return node.error();
   return (*node)->value;
 }
 
 Result<void> Store::write(const Caller& caller, TransactionId transaction, std::string_view path,
                           std::string_view value) {
-  auto cx = context(caller, transaction);
+  auto cx = context(caller, transaction, path);
   if (!cx) return cx.error();
-  auto resolved = resolve_path(caller.domid, path);
-  if (!resolved) return resolved.error();
   if (!caller.privileged() && value.size() > quotas_.value_bytes) return Errno::kENOSPC;
-  const std::string& absolute = resolved->absolute;
+  const std::string& absolute = cx->path;
   if (const Node* node = lookup(*cx, absolute)) {
     if (!permits(node->permissions, caller.domid, Access::kWrite, cx->target)) {
       return Errno::kEACCES;
@@ -188,11 +190,9 @@ Result<void> Store::write(const Caller& caller, TransactionId transaction, std::
 }
 
 Result<void> Store::mkdir(const Caller& caller, TransactionId transaction, std::string_view path) {
-  auto cx = context(caller, transaction);
+  auto cx = context(caller, transaction, path);
   if (!cx) return cx.error();
-  auto resolved = resolve_path(caller.domid, path);
-  if (!resolved) return resolved.error();
-  const std::string& absolute = resolved->absolute;
+  const std::string& absolute = cx->path;
   if (const Node* node = lookup(*cx, absolute)) {
     if (!permits(node->permissions, caller.domid, Access::kWrite, cx->target)) {
       return Errno::kEACCES;
@@ -205,11 +205,9 @@ Result<void> Store::mkdir(const Caller& caller, TransactionId transaction, std::
 }
 
 Result<void> Store::rm(const Caller& caller, TransactionId transaction, std::string_view path) {
-  auto cx = context(caller, transaction);
+  auto cx = context(caller, transaction, path);
   if (!cx) return cx.error();
-  auto resolved = resolve_path(caller.domid, path);
-  if (!resolved) return resolved.error();
-  const std::string& absolute = resolved->absolute;
+  const std::string& absolute = cx->path;
   if (absolute == "/") return Errno::kEINVAL;
   std::string parent(parent_path(absolute));
   const Node* node = lookup(*cx, absolute);
@@ -234,11 +232,9 @@ Result<void> Store::rm(const Caller& caller, TransactionId transaction, std::str
 
 Result<std::vector<std::string>> Store::directory(const Caller& caller, TransactionId transaction,
                                                   std::string_view path) {
-  auto cx = context(caller, transaction);
+  auto cx = context(caller, transaction, path);
   if (!cx) return cx.error();
-  auto resolved = resolve_path(caller.domid, path);
-  if (!resolved) return resolved.error();
-  auto node = readable(*cx, resolved->absolute);
+  auto node = readable(*cx, cx->path);
   if (!node) return node.error();
   const auto& children = (*node)->children;
   return std::vector<std::string>(children.begin(), children.end());
@@ -246,28 +242,24 @@ Result<std::vector<std::string>> Store::directory(const Caller& caller, Transact
 
 Result<Permissions> Store::get_perms(const Caller& caller, TransactionId transaction,
                                      std::string_view path) {
-  auto cx = context(caller, transaction);
+  auto cx = context(caller, transaction, path, Paths::kNodesAndSpecial);
   if (!cx) return cx.error();
-  auto resolved = resolve_watch_path(caller.domid, path);
-  if (!resolved) return resolved.error();
-  if (is_special_path(resolved->absolute)) {
-    auto it = special_permissions_.find(resolved->absolute);
+  if (is_special_path(cx->path)) {
+    auto it = special_permissions_.find(cx->path);
     if (it == special_permissions_.end()) return Errno::kENOENT;
     return it->second;
   }
-  auto node = readable(*cx, resolved->absolute);
+  auto node = readable(*cx, cx->path);
   if (!node) return node.error();
   return (*node)->permissions;
 }
 
 Result<void> Store::set_perms(const Caller& caller, TransactionId transaction,
                               std::string_view path, Permissions permissions) {
-  auto cx = context(caller, transaction);
+  auto cx = context(caller, transaction, path, Paths::kNodesAndSpecial);
   if (!cx) return cx.error();
-  auto resolved = resolve_watch_path(caller.domid, path);
-  if (!resolved) return resolved.error();
   if (permissions.empty()) return Errno::kEINVAL;
-  const std::string& absolute = resolved->absolute;
+  const std::string& absolute = cx->path;
   if (is_special_path(absolute)) {
     auto it = special_permissions_.find(absolute);
     if (it == special_permissions_.end()) return Errno::kENOENT;

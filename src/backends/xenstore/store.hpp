@@ -116,6 +116,9 @@ class Store {
   size_t node_count() const { return main_.size(); }
   size_t nodes_owned_by(domid_t domid) const { return main_.owned_by(domid); }
   size_t watch_count(ConnectionId connection) const { return watches_.count(connection); }
+  bool watched_by(domid_t domid, std::string_view absolute_path) const {
+    return watches_.watched_by(domid, absolute_path);
+  }
   size_t transaction_count(ConnectionId connection) const;
   const StoreCounters& counters() const { return counters_; }
 
@@ -150,16 +153,23 @@ class Store {
     std::vector<Change> changes;  // fired at commit
   };
 
-  // The tree one operation works on.
+  // What one operation works on: a tree (its transaction's, if any), for a
+  // caller, at a path.
   struct Context {
     Tree* tree;
     Transaction* transaction;  // null outside transactions
     domid_t domid;
     domid_t target;
+    std::string path;  // absolute
     bool privileged() const { return domid == kControlDomain; }
   };
+  // Whether an operation also takes special ('@') paths, which name no node.
+  enum class Paths { kNodes, kNodesAndSpecial };
 
-  Result<Context> context(const Caller& caller, TransactionId transaction);
+  // ENOENT for a transaction the caller's connection does not own, then
+  // the path's own errors (resolve_path).
+  Result<Context> context(const Caller& caller, TransactionId transaction, std::string_view path,
+                          Paths paths = Paths::kNodes);
   const Node* lookup(Context& cx, const std::string& path);
   Node& touch(Context& cx, const std::string& path);
   Errno missing(Context& cx, const std::string& path);

@@ -60,6 +60,12 @@ WatchEvent WatchList::initial_event(const Watch& watch) {
   return WatchEvent{watch.connection, std::move(path), watch.token};
 }
 
+bool WatchList::watched_by(domid_t domid, std::string_view absolute_path) const {
+  return std::any_of(watches_.begin(), watches_.end(), [&](const Watch& w) {
+    return w.domid == domid && is_child_path(absolute_path, w.path.absolute);
+  });
+}
+
 std::vector<WatchEvent> WatchList::events_for(const Change& change,
                                               const Visibility& visible) const {
   std::vector<WatchEvent> events;

@@ -54,6 +54,8 @@ class WatchList {
   void remove_connection(ConnectionId connection);
   size_t count(ConnectionId connection) const;
   size_t size() const { return watches_.size(); }
+  // Whether a watch set by `domid` fires for a change to `absolute_path`.
+  bool watched_by(domid_t domid, std::string_view absolute_path) const;
 
   // The event a watch raises when it is set up: its own path, as given.
   static WatchEvent initial_event(const Watch& watch);
