@@ -42,12 +42,8 @@ long marker_value(const std::string& out, const std::string& name) {
   return at == std::string::npos ? -1 : std::strtol(out.c_str() + at + key.size(), nullptr, 10);
 }
 
-// A loaded machine makes the boot take minutes, two vCPUs longer than
-// one. Below CTest's TIMEOUT.
-constexpr int kBootTimeoutSeconds = 580;
-
-// Boots on `vcpus` vCPUs; one boot serves every check, for it takes
-// minutes on this platform.
+// Boots on `vcpus` vCPUs; one boot serves every check, for boots are the
+// slowest tests here.
 void boot_and_check_user_space(unsigned vcpus) {
   if (!require_kvm()) return;
   ASSERT_TRUE(std::filesystem::exists(debian_kernel()))
@@ -59,7 +55,7 @@ void boot_and_check_user_space(unsigned vcpus) {
   XpvRun run = run_xpv(
       {"run", "--kernel", debian_kernel(), "--ramdisk", initramfs, "--memory",
        std::to_string(kMemoryMib), "--vcpus", std::to_string(vcpus), "--cmdline", "console=hvc0"},
-      kBootTimeoutSeconds);
+      400);
   const std::string& out = run.out;
 
   size_t at = 0;
