@@ -418,6 +418,10 @@ void Vcpu::return_to_guest() {
 // The touch stub pops each entry's address, then the guest's rdi and rcx,
 // off the monitor stack below the iretq frame (monitor/entry.S).
 void Vcpu::touch_written_entries() {
+  // A vCPU given its context from another thread (the builder,
+  // VCPUOP_initialise) may not run for long: the touches stay for the
+  // vCPU that returns to the guest next, the caller.
+  if (current() != this) return;
   std::vector<uint64_t> touches = domain_.take_entry_touches();
   if (touches.empty()) return;
   size_t n = touches.size();
