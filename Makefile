@@ -34,8 +34,10 @@ test: build
 	bash scripts/build-initramfs.sh $(BUILD)/debian shell
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
+# BENCH: sections of bench/run.sh (startup cpu mm linux, or all).
+BENCH ?= all
 bench: build
-	bash bench/run.sh $(BUILD)
+	bash bench/run.sh $(BUILD) $(BENCH)
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -7,20 +7,22 @@
 #
 #   build-initramfs.sh DEST_DIR KIND [KERNEL_DIR]
 #
-# KIND is `shell` (an interactive shell on the console, for `make run`) or
-# `boottest` (prints `XPV-TEST: ...` markers and powers off, for CTest).
+# KIND is `shell` (an interactive shell on the console, for `make run`),
+# `boottest` (prints `XPV-TEST: ...` markers and powers off, for CTest) or
+# `pvbench` (runs ../shared/bench/pvbench.c's workloads, prints each result
+# as `XPV-BENCH: ...` and powers off, for bench/run.sh).
 # KERNEL_DIR is fetch-debian-kernel.sh's cache (default DEST_DIR); it is
 # fetched if missing. Writes DEST_DIR/initramfs-KIND.cpio.gz and prints its
 # path. Cached: when the kind, the kernel package, the modules, busybox and
 # this script (which holds /init) are unchanged, the image is left as it is.
 set -euo pipefail
 
-usage="usage: build-initramfs.sh DEST_DIR shell|boottest [KERNEL_DIR]"
+usage="usage: build-initramfs.sh DEST_DIR shell|boottest|pvbench [KERNEL_DIR]"
 dest=${1:?$usage}
 kind=${2:?$usage}
 kernel_dir=${3:-$dest}
 case $kind in
-  shell | boottest) ;;
+  shell | boottest | pvbench) ;;
   *) echo "build-initramfs: unknown KIND '$kind'; $usage" >&2; exit 2 ;;
 esac
 script=$(readlink -f "${BASH_SOURCE[0]}")
@@ -87,13 +89,29 @@ for name in "${wanted[@]}"; do
   add_module "$path"
 done
 
+# pvbench: the workload binary peers were measured with (PLATFORM.md), built
+# here as they built it, static so that it needs nothing from the image.
+bench_src=$(dirname "$script")/../../shared/bench
+extra_inputs=()
+if [ "$kind" = pvbench ]; then
+  for f in pvbench.c pvnull.c; do
+    [ -f "$bench_src/$f" ] || {
+      echo "build-initramfs: $bench_src/$f not found (the shared bench sources)" >&2
+      exit 1
+    }
+    extra_inputs+=("$bench_src/$f")
+  done
+fi
+
 # Everything the image is made from, by content and not by path (the same
 # cache reached by another path is the same input); a different hash means
 # a rebuild.
 inputs=$(
   {
     echo "$kind $pkg ${order[*]}"
-    for f in "$script" "$busybox" "${order[@]/#/$moddir/}"; do sha256sum <"$f"; done
+    for f in "$script" "$busybox" "${order[@]/#/$moddir/}" ${extra_inputs[@]+"${extra_inputs[@]}"}; do
+      sha256sum <"$f"
+    done
   } | sha256sum | cut -d' ' -f1
 )
 if [ -s "$image" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
@@ -115,6 +133,11 @@ cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
 done
+
+if [ "$kind" = pvbench ]; then
+  gcc -O2 -static -o "$root/bin/pvbench" "$bench_src/pvbench.c"
+  gcc -O2 -static -nostdlib -o "$root/pvnull" "$bench_src/pvnull.c"
+fi
 
 # The guest's busybox insmod reads plain .ko files only, so compressed
 # modules are stored decompressed; the image's own modules.dep (for modprobe
@@ -307,6 +330,32 @@ fi
 mark "done"
 poweroff -f
 mark "poweroff-failed"
+EOF
+      ;;
+    pvbench)
+      cat <<'EOF'
+
+# The first line bench/run.sh times (xpv start -> /init runs).
+echo "XPV-BENCH: init"
+mount -t tmpfs tmpfs /tmp
+# pvbench.scale=N and pvbench.tests=a,b,c on the kernel command line
+# (Linux ignores unknown parameters with a dot and keeps them in
+# /proc/cmdline): the iteration divisor and the tests to run.
+scale=1
+tests=
+for word in $(cat /proc/cmdline); do
+  case $word in
+    pvbench.scale=*) scale=${word#*=} ;;
+    pvbench.tests=*) tests=$(echo "${word#*=}" | tr , ' ') ;;
+  esac
+done
+# shellcheck disable=SC2086 # $tests is a list of words
+pvbench -s "$scale" -e /pvnull -d /tmp $tests 2>&1 | while IFS= read -r line; do
+  echo "XPV-BENCH: $line"
+done
+echo "XPV-BENCH: done"
+poweroff -f
+echo "XPV-BENCH: poweroff-failed"
 EOF
       ;;
   esac

@@ -38,6 +38,31 @@ xpv_trap_entry_\vector:
 	.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 9, 15, 16, 18, 19, 20, 0x80
 	TRAP_ENTRY \v, 0
 	.endr
+	/* The event callback: the bounce frame has no error code. It goes
+	 * through trap_common as pseudo-vector 0xe0 (traps.hpp kEventUpcall). */
+	TRAP_ENTRY 0xe0, 0
+	.globl xpv_trap_entry_0xe0
+	/* The syscall callback: a system call from guest user mode, frame as
+	 * above (pseudo-vector 0xe2, kSystemCall). */
+	TRAP_ENTRY 0xe2, 0
+	.globl xpv_trap_entry_0xe2
+
+	/* The failsafe callback (Xen's load_segments): between R11 and RIP
+	 * the frame holds the DS, ES, FS and GS selectors that failed to
+	 * load. They go to xpv_failsafe_selectors, the rest through
+	 * trap_common as pseudo-vector 0xe1 (kFailsafe). */
+	.balign 16
+	.globl xpv_failsafe_entry
+xpv_failsafe_entry:
+	pop %rcx
+	pop %r11
+	pop xpv_failsafe_selectors(%rip)
+	pop xpv_failsafe_selectors+8(%rip)
+	pop xpv_failsafe_selectors+16(%rip)
+	pop xpv_failsafe_selectors+24(%rip)
+	push $0
+	push $0xe1
+	jmp trap_common
 
 	.type trap_common, @function
 trap_common:
@@ -140,6 +165,9 @@ xpv_try_landing:
 	.globl xpv_try_rsp
 xpv_try_rsp:
 	.quad 0
+	.globl xpv_failsafe_selectors
+xpv_failsafe_selectors:
+	.quad 0, 0, 0, 0
 
 /*
  * Probes: each executes one instruction at a global label, so that a test
@@ -217,6 +245,39 @@ xpv_probe_int80_site:
 	int $0x80
 	.globl xpv_probe_int80_resume
 xpv_probe_int80_resume:
+	ret
+
+/* void xpv_probe_x87_exception(void): an unmasked x87 divide by zero is
+ * reported as #MF at the next waiting FPU instruction, the fwait. Leaves
+ * the FPU state changed: for user processes, whose state the kernel drops. */
+PROBE xpv_probe_x87_exception
+	sub $8, %rsp
+	fnstcw (%rsp)
+	andw $~4, (%rsp)		/* unmask ZE */
+	fldcw (%rsp)
+	add $8, %rsp
+	fld1
+	fldz
+	fdivrp %st, %st(1)		/* 1 / 0 */
+	.globl xpv_probe_x87_exception_site
+xpv_probe_x87_exception_site:
+	fwait
+	ret
+
+/* void xpv_probe_simd_exception(void): an unmasked SSE divide by zero
+ * raises #XM at the divss. The same caveat about the FPU state. */
+PROBE xpv_probe_simd_exception
+	sub $8, %rsp
+	stmxcsr (%rsp)
+	andl $~0x200, (%rsp)		/* unmask ZE */
+	ldmxcsr (%rsp)
+	add $8, %rsp
+	mov $1, %eax
+	cvtsi2ss %eax, %xmm0
+	xorps %xmm1, %xmm1
+	.globl xpv_probe_simd_exception_site
+xpv_probe_simd_exception_site:
+	divss %xmm1, %xmm0
 	ret
 
 /* uint64_t xpv_probe_load(const uint64_t* address): 3-byte load. */
@@ -435,3 +496,66 @@ iret_probe_saved_rax:
 	.quad 0
 
 	.section .note.GNU-stack, "", @progbits	/* no executable stack */
+
+/*
+ * Guest user mode (user_mode.cpp).
+ *
+ * void xpv_enter_user(uint64_t rip, uint64_t rsp, uint64_t rdi): enters
+ * guest user mode at rip with rsp, rdi as its argument and events masked,
+ * through the iret hypercall with a user CS (RPL 3). Returns only if a
+ * handler resumes an xpv_try around it.
+ */
+	.text
+	.globl xpv_enter_user
+	.type xpv_enter_user, @function
+xpv_enter_user:
+	pushq $0xe02b			/* ss: FLAT_USER_SS */
+	push %rsi			/* rsp */
+	pushq $0x2			/* rflags: IF clear, so events stay masked */
+	pushq $0xe033			/* cs: FLAT_USER_CS64 */
+	push %rdi			/* rip */
+	pushq $0			/* iret_context.flags */
+	mov %rdx, %rdi
+	xor %eax, %eax
+	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	.size xpv_enter_user, . - xpv_enter_user
+
+/* void xpv_fxsave(void* area) / xpv_fxrstor(const void* area): 512 bytes,
+ * 16-byte aligned. The guest kernel switches FPU state with them. */
+	.globl xpv_fxsave
+xpv_fxsave:
+	fxsave64 (%rdi)
+	ret
+	.globl xpv_fxrstor
+xpv_fxrstor:
+	fxrstor64 (%rdi)
+	ret
+
+	.set SYS_WRITE, 1
+	.set SYS_YIELD, 2
+	.set SYS_EXIT, 3
+
+/* User program: puts `value` (rdi) in xmm0 and in st(0), yields to the
+ * other process, then reports both registers with SYS_WRITE and exits. */
+	.globl xpv_user_fpu_program
+	.type xpv_user_fpu_program, @function
+xpv_user_fpu_program:
+	movq %rdi, %xmm0
+	push %rdi
+	fildq (%rsp)
+	pop %rax
+	mov $SYS_YIELD, %eax
+	syscall
+	movq %xmm0, %rdi
+	mov $SYS_WRITE, %eax
+	syscall
+	sub $8, %rsp
+	fistpq (%rsp)
+	pop %rdi
+	mov $SYS_WRITE, %eax
+	syscall
+	xor %edi, %edi
+	mov $SYS_EXIT, %eax
+	syscall
+	ud2
+	.size xpv_user_fpu_program, . - xpv_user_fpu_program

@@ -357,7 +357,12 @@ XPV_TEST(TrapEntryMasksEventsOnlyWhenItsFlagSaysSo) {
 
 // xpv sets CR0.TS through KVM_SET_SREGS, but under KVM's PVM backend the
 // guest's ring-3 code runs on the host CPU with the host's CR0, so no #NM
-// comes: the fnop simply runs.
+// comes: the fnop simply runs. Tried on this host (2026-11-24), each set
+// with KVM_SET_SREGS and read back as set: CR0.TS, CR0.EM, TS+EM, and
+// CR4.OSFXSR cleared; none made fnop or pxor fault at CPL3. XCR0 cannot
+// help: x87 state (bit 0) must stay enabled and legacy SSE ignores it.
+// There is no other architectural way to make the first FPU/SSE
+// instruction fault, so xpv cannot give Xen's lazy #NM on such hosts.
 XPV_TEST(FpuTaskswitchMakesTheNextFpuInstructionRaiseDeviceNotAvailable) {
   if (!known_bug_check_enabled("fpu-ts")) return;
   ScopedTrapHandler handler(kDeviceNotAvailable, [](TrapFrame&) {});

@@ -10,6 +10,9 @@
 //   badstack         int3 with rsp at an unmapped page: xpv must crash the
 //                    domain, for it cannot write the bounce frame
 //   holestack        the same with rsp inside Xen's reserved hole
+//   nofailsafe       a selector in %fs stops loading with no failsafe
+//                    callback registered: xpv must crash the domain
+#include "cpu-selftest/ldt.hpp"
 #include "cpu-selftest/options.hpp"
 #include "cpu-selftest/traps.hpp"
 #include "runtime/hypercall.hpp"
@@ -34,5 +37,9 @@ int guest_main() {
   if (has_option("holestack")) xpv_probe_int3_with_rsp(HYPERVISOR_VIRT_START + 0x1000);
   if (has_option("badstack") || has_option("holestack"))
     panic("int3 returned from a stack the hypervisor cannot write");
+  if (has_option("nofailsafe")) {
+    provoke_failsafe();
+    panic("a segment that no longer loads went unnoticed");
+  }
   return run_all_tests();
 }

@@ -356,41 +356,4 @@ XPV_TEST(UpResumesAfterDownAndRemoteTlbFlushTakesEffect) {
   close(exchange.polled);
 }
 
-// Xen's do_poll checks every port before it waits.
-XPV_TEST(PollRefusesBadRequests) {
-  const evtchn_port_t not_open[] = {0, 4000};
-  XPV_EXPECT_EQ(poll(&not_open[0], 1), -XEN_EINVAL);
-  XPV_EXPECT_EQ(poll(&not_open[1], 1), -XEN_EINVAL);
-  // At most 128 ports, all open: here one open and pending port, repeated.
-  evtchn_port_t port = 0;
-  XPV_ASSERT_EQ(bind_ipi(0, port), 0);
-  mask(port);
-  XPV_EXPECT_EQ(send(port), 0);
-  static evtchn_port_t many[129];
-  for (evtchn_port_t& p : many)
-    p = port;
-  XPV_EXPECT_EQ(poll(many, 129), -XEN_EINVAL);
-  XPV_EXPECT_EQ(poll(many, 128), 0);
-  many[127] = 0;
-  XPV_EXPECT_EQ(poll(many, 128), -XEN_EINVAL);
-  take_pending(port);
-  close(port);
-  XPV_EXPECT_EQ(poll(reinterpret_cast<const evtchn_port_t*>(0x1000), 1), -XEN_EFAULT);
-  XPV_EXPECT_EQ(hypercall(__HYPERVISOR_sched_op, SCHEDOP_poll, 0x1000), -XEN_EFAULT);
-}
-
-// A port already pending, or a timeout already past, ends the poll at
-// once; the port stays masked, so no upcall comes.
-XPV_TEST(PollReturnsForAPendingPortOrAPastTimeout) {
-  evtchn_port_t port = 0;
-  XPV_ASSERT_EQ(bind_ipi(0, port), 0);
-  mask(port);
-  XPV_EXPECT_EQ(poll(&port, 1, 1), 0);
-  XPV_EXPECT(!take_pending(port));
-  XPV_EXPECT_EQ(send(port), 0);
-  XPV_EXPECT_EQ(poll(&port, 1), 0);
-  XPV_EXPECT(take_pending(port));
-  close(port);
-}
-
 }  // namespace

@@ -53,7 +53,13 @@ enum Vector : unsigned {
   kDeviceNotAvailable = 7,
   kGeneralProtection = 13,
   kPageFault = 14,
+  kX87FloatingPoint = 16,
+  kSimdFloatingPoint = 19,
   kSoftwareInterrupt = 0x80,  // the int $0x80 the probes use
+  // Not vectors: the event and failsafe callbacks enter trap_common too.
+  kEventUpcall = 0xe0,
+  kFailsafe = 0xe1,
+  kSystemCall = 0xe2,
 };
 
 // A kernel-mode bounce frame's CS: FLAT_KERNEL_CS64 with the RPL cleared.
@@ -139,11 +145,17 @@ uint64_t xpv_probe_load(const uint64_t* address);
 void xpv_probe_store(uint64_t* address, uint64_t value);
 void xpv_probe_fnop();
 void xpv_probe_pxor();
+void xpv_probe_x87_exception();
+void xpv_probe_simd_exception();
 void xpv_probe_forced_cpuid(uint32_t leaf, uint32_t out[4]);
 void xpv_probe_bad_forced_cpuid();
 void xpv_probe_registers(const uint64_t in[15], uint64_t out[15]);
 uint64_t xpv_probe_rflags_int3(uint64_t rflags);
 void xpv_probe_int3_with_rsp(uint64_t rsp);
+
+// Callback entry points (entry.S) and what the failsafe frame held.
+extern const char xpv_trap_entry_0xe0[], xpv_failsafe_entry[];
+extern uint64_t xpv_failsafe_selectors[4];  // ds, es, fs, gs
 
 // What xpv_probe_iret found at its resume label.
 struct IretResult {
@@ -156,7 +168,8 @@ extern const char xpv_probe_int3_resume[], xpv_probe_ud2_site[], xpv_probe_divid
     xpv_probe_icebp_resume[], xpv_probe_single_step_trap[], xpv_probe_hlt_site[],
     xpv_probe_cli_site[], xpv_probe_int80_site[], xpv_probe_int80_resume[], xpv_probe_load_site[],
     xpv_probe_store_site[], xpv_probe_fnop_site[], xpv_probe_pxor_site[],
-    xpv_probe_bad_forced_cpuid_site[], xpv_probe_iret_resume[];
+    xpv_probe_bad_forced_cpuid_site[], xpv_probe_iret_resume[], xpv_probe_x87_exception_site[],
+    xpv_probe_simd_exception_site[];
 }
 
 namespace cpu_selftest {

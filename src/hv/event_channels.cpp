@@ -251,21 +251,17 @@ void EventChannels::raise_virq(unsigned vcpu, uint32_t virq) {
   if (evtchn_port_t port = virq_ports_[vcpu][virq]; port != 0) set_pending(port);
 }
 
-bool EventChannels::is_open(evtchn_port_t port) {
-  std::lock_guard lock(mutex_);
-  return valid(port) && ports_[port].state != State::kClosed;
-}
-
-bool EventChannels::is_pending(evtchn_port_t port) const {
+bool EventChannels::pending(evtchn_port_t port) {
   return port < kMaxPorts && test(domain_.shared_info().evtchn_pending, port);
 }
 
 // 2-level delivery: pending bit, then (unless masked) the selector word
-// and upcall_pending in the notified vCPU's vcpu_info, then a kick. A vCPU
-// polling the port wakes even when it is masked (Xen's evtchn_check_pollers).
+// and upcall_pending in the notified vCPU's vcpu_info, then a kick.
 void EventChannels::set_pending(evtchn_port_t port) {
   shared_info_t& si = domain_.shared_info();
   if (test_and_set(si.evtchn_pending, port)) return;
+  // Pollers look at their ports whether or not this one is masked
+  // (Xen's evtchn_check_pollers).
   for (unsigned i = 0; i < domain_.nr_vcpus(); ++i)
     domain_.vcpu(i).wake_if_polling();
   if (test(si.evtchn_mask, port)) return;  // held until unmasked

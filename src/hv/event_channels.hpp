@@ -51,10 +51,9 @@ class EventChannels {
   void notify(evtchn_port_t port);
   // Raises VIRQ `virq` on `vcpu` if the guest bound it (timer, debug, ...).
   void raise_virq(unsigned vcpu, uint32_t virq);
-  // SCHEDOP_poll: whether `port` is open, and whether it is pending
-  // (masked or not; without the lock, for waiters).
-  bool is_open(evtchn_port_t port);
-  bool is_pending(evtchn_port_t port) const;
+
+  // Whether `port`'s pending bit is set in shared_info (SCHEDOP_poll).
+  bool pending(evtchn_port_t port);
 
   static constexpr unsigned kMaxPorts = EVTCHN_2L_NR_CHANNELS;
 

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "base/x86.hpp"
+#include "hv/descriptor_tables.hpp"
 #include "hv/handlers.hpp"
 #include "hv/iret.hpp"
 #include "hv/traps.hpp"
@@ -19,40 +20,19 @@ using namespace x86;
 constexpr uint64_t kPresent = 1ULL << 47, kDpl3 = 3ULL << 45, kCodeOrData = 1ULL << 44,
                    kCode = 1ULL << 43, kWritable = 1ULL << 41;
 
-// The descriptor a GDT selector names: Xen's reserved flat ones, or the
-// guest's own from the frames it gave set_gdt (validated when they were
-// typed). The LDT is not supported yet.
-std::optional<uint64_t> gdt_descriptor(vmm::Vcpu& vcpu, uint64_t selector) {
-  if ((selector & 4) != 0) return std::nullopt;
-  switch (selector | 3) {
-    case FLAT_RING3_CS64:
-      return descriptor::kCode64Ring3;
-    case FLAT_RING3_CS32:
-      return descriptor::kCode32Ring3;
-    case FLAT_RING3_SS64:
-      return descriptor::kData32Ring3;
-    default:
-      break;
-  }
-  uint64_t index = (selector & 0xffff) >> 3;
-  auto& frames = vcpu.gdt_frames();
-  if (index == 0 || index / 512 >= frames.size()) return std::nullopt;
-  return vcpu.domain().ram().load_entry(frames[index / 512], static_cast<unsigned>(index % 512));
-}
-
 }  // namespace
 
 // What iretq accepts at CPL3: a present DPL-3 code segment for CS, a
 // present DPL-3 writable data segment for SS.
 bool valid_code_selector(vmm::Vcpu& vcpu, uint64_t cs) {
   constexpr uint64_t kMask = kPresent | kDpl3 | kCodeOrData | kCode;
-  auto d = gdt_descriptor(vcpu, cs);
+  auto d = guest_descriptor(vcpu, cs);
   return d && (*d & kMask) == kMask;
 }
 
 bool valid_stack_selector(vmm::Vcpu& vcpu, uint64_t ss) {
   constexpr uint64_t kMask = kPresent | kDpl3 | kCodeOrData | kCode | kWritable;
-  auto d = gdt_descriptor(vcpu, ss);
+  auto d = guest_descriptor(vcpu, ss);
   return d && (*d & kMask) == (kPresent | kDpl3 | kCodeOrData | kWritable);
 }
 

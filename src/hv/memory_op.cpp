@@ -1,5 +1,6 @@
 // memory_op: the domain's memory as Xen reports it (xen/memory.h).
 #include "hv/handlers.hpp"
+#include "hv/memory_reservation.hpp"
 #include "monitor/layout.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
@@ -35,7 +36,7 @@ long memory_map(vmm::Vcpu& vcpu, uint64_t arg) {
   auto memory = vcpu.guest_memory();
   auto map = memory.read<xen_memory_map>(arg);
   if (!map) return xen::error(XEN_EFAULT);
-  E820Entry ram{0, vcpu.domain().nr_pages() << 12, kE820Ram};
+  E820Entry ram{0, vcpu.domain().ram().nr_frames() << 12, kE820Ram};
   map->nr_entries = std::min(map->nr_entries, 1U);
   if (map->nr_entries == 1 && !memory.write(reinterpret_cast<uint64_t>(map->buffer.p), ram))
     return xen::error(XEN_EFAULT);
@@ -58,6 +59,10 @@ long do_memory_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   uint64_t start_extent = args.arg[0] >> kMemopExtentShift;
   uint64_t arg = args.arg[1];
   switch (cmd) {
+    case XENMEM_increase_reservation:
+    case XENMEM_decrease_reservation:
+    case XENMEM_populate_physmap:
+      return memory_reservation_op(vcpu, args, cmd, start_extent);
     // Queries that cannot be continued refuse a start extent (common/memory.c).
     case XENMEM_maximum_ram_page:
       if (start_extent != 0) return xen::error(XEN_EINVAL);

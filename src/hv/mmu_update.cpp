@@ -22,10 +22,12 @@ long apply_one(vmm::Vcpu& vcpu, const mmu_update_t& req) {
   switch (req.ptr & 7) {
     case MMU_NORMAL_PT_UPDATE:
     case MMU_PT_UPDATE_PRESERVE_AD:
+    case MMU_PT_UPDATE_NO_TRANSLATE:  // a PV guest's frames need no translation
       return d.page_types().update_entry(mfn, static_cast<unsigned>((req.ptr & 0xfff) >> 3),
                                          req.val, (req.ptr & 7) == MMU_PT_UPDATE_PRESERVE_AD);
     case MMU_MACHPHYS_UPDATE:
-      if (!d.ram().owns(mfn)) return xen::error(XEN_EINVAL);
+      // get_page_from_mfn fails for a frame the domain does not own.
+      if (!d.page_types().owns(mfn)) return xen::error(XEN_EINVAL);
       d.monitor().m2p()[mfn] = req.val;
       return 0;
     default:

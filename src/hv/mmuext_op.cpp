@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "hv/batch.hpp"
+#include "hv/descriptor_tables.hpp"
 #include "hv/handlers.hpp"
 #include "hv/mmuext_op.hpp"
 #include "hv/tlb.hpp"
@@ -19,7 +20,7 @@ constexpr uint32_t kBatchPerPass = 256;
 // may take the writable type (never a page table).
 long clear_or_copy(vmm::Vcpu& vcpu, uint64_t dst, const uint64_t* src) {
   vmm::Domain& d = vcpu.domain();
-  if (src != nullptr && !d.ram().owns(*src)) return xen::error(XEN_EINVAL);
+  if (src != nullptr && !d.page_types().owns(*src)) return xen::error(XEN_EINVAL);
   if (long rc = d.page_types().get_type(dst, mm::PageType::kWritable); rc != 0) return rc;
   auto to = d.ram().frame(dst);
   if (src != nullptr)
@@ -56,10 +57,7 @@ long one_op(vmm::Vcpu& vcpu, const mmuext_op& op, uint64_t nr) {
     case MMUEXT_INVLPG_MULTI:
       return flush_vcpu_mask(vcpu, reinterpret_cast<uint64_t>(op.arg2.vcpumask.p));
     case MMUEXT_SET_LDT:
-      // An empty LDT is what a PV kernel installs at CPU start (cpu_init);
-      // guest LDTs with entries arrive with LDT support.
-      if (op.arg2.nr_ents == 0) return 0;
-      return vcpu.domain().unimplemented().report(nr, op.cmd);
+      return set_ldt(vcpu, op.arg1.linear_addr, op.arg2.nr_ents);
     case MMUEXT_CLEAR_PAGE:
       return clear_or_copy(vcpu, op.arg1.mfn, nullptr);
     case MMUEXT_COPY_PAGE: {

@@ -1,8 +1,10 @@
-// sched_op: yielding, blocking, polling and shutting the domain down
-// (xen/sched.h).
+// sched_op: yielding, blocking and shutting the domain down (xen/sched.h).
+#include <algorithm>
+#include <span>
 #include <thread>
 #include <vector>
 
+#include "hv/event_channels.hpp"
 #include "hv/handlers.hpp"
 #include "hv/hypercall_names.hpp"
 #include "vmm/domain.hpp"
@@ -37,22 +39,34 @@ long shutdown(vmm::Vcpu& vcpu, uint64_t arg) {
   return 0;
 }
 
-// Xen's do_poll: the ports are checked as given (a port that is not open
-// is -EINVAL), and the vCPU waits only if none is pending already.
+// Xen's do_poll (xen/common/sched/core.c): nr_ports above 128 is -EINVAL,
+// an unreadable port list -EFAULT, a port beyond the ABI's -EINVAL. It
+// returns 0 at once if an event awaits delivery or a listed port is
+// pending; otherwise it blocks, events left masked as they are, until one
+// of those or the absolute system time `timeout` (0: none).
+constexpr uint32_t kMaxPollPorts = 128;
+
 long poll(vmm::Vcpu& vcpu, uint64_t arg) {
-  constexpr unsigned kMaxPorts = 128;  // Xen's "fairly arbitrary limit"
   auto request = vcpu.guest_memory().read<sched_poll_t>(arg);
   if (!request) return xen::error(XEN_EFAULT);
-  if (request->nr_ports > kMaxPorts) return xen::error(XEN_EINVAL);
+  if (request->nr_ports > kMaxPollPorts) return xen::error(XEN_EINVAL);
   std::vector<evtchn_port_t> ports(request->nr_ports);
-  if (!vcpu.guest_memory().copy_from(reinterpret_cast<uint64_t>(request->ports.p),
-                                     std::span(reinterpret_cast<uint8_t*>(ports.data()),
-                                               ports.size() * sizeof(evtchn_port_t))))
+  auto list = reinterpret_cast<uint64_t>(request->ports.p);
+  if (!vcpu.guest_memory().copy_from(
+          list, std::span(reinterpret_cast<uint8_t*>(ports.data()), ports.size() * 4)))
     return xen::error(XEN_EFAULT);
+  const vcpu_info_t& vi = vcpu.vcpu_info();
+  if (vi.evtchn_upcall_pending != 0 && vi.evtchn_upcall_mask == 0) return 0;
+  // In list order, as Xen checks them: a pending port before a bad one wins.
   auto& channels = vcpu.domain().event_channels();
-  for (evtchn_port_t port : ports)
-    if (!channels.is_open(port)) return xen::error(XEN_EINVAL);
-  vcpu.poll(ports, request->timeout);
+  for (evtchn_port_t port : ports) {
+    if (port >= EventChannels::kMaxPorts) return xen::error(XEN_EINVAL);
+    if (channels.pending(port)) return 0;
+  }
+  auto any_pending = [&] {
+    return std::any_of(ports.begin(), ports.end(), [&](auto p) { return channels.pending(p); });
+  };
+  vcpu.poll(any_pending, request->timeout);
   return 0;
 }
 

@@ -33,6 +33,13 @@ uint64_t saved_rflags(uint64_t rflags, uint8_t upcall_mask) {
 
 bool bounce_to_guest(vmm::Vcpu& vcpu, uint64_t handler, bool mask_events,
                      const uint64_t* error_code) {
+  return bounce_to_guest(
+      vcpu, handler, mask_events,
+      error_code != nullptr ? std::span(error_code, 1) : std::span<const uint64_t>());
+}
+
+bool bounce_to_guest(vmm::Vcpu& vcpu, uint64_t handler, bool mask_events,
+                     std::span<const uint64_t> extra) {
   vmm::GuestFrame& f = vcpu.frame();
   uint8_t mask = vcpu.vcpu_info().evtchn_upcall_mask;
   const kvm_regs& r = vcpu.regs();
@@ -43,11 +50,14 @@ bool bounce_to_guest(vmm::Vcpu& vcpu, uint64_t handler, bool mask_events,
   uint64_t stack = from_user ? vcpu.kernel_sp : f.rsp;
   if (from_user) vcpu.switch_to_kernel_mode();
 
-  std::array<uint64_t, 8> frame{};
+  constexpr size_t kMaxExtra = 4;
+  if (extra.size() > kMaxExtra) return false;
+  std::array<uint64_t, 7 + kMaxExtra> frame{};
   size_t n = 0;
   frame[n++] = r.rcx;
   frame[n++] = r.r11;
-  if (error_code != nullptr) frame[n++] = *error_code;
+  for (uint64_t word : extra)
+    frame[n++] = word;
   frame[n++] = f.rip;
   frame[n++] = saved_cs_value;
   frame[n++] = saved_rflags(f.rflags, mask);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 namespace xpv::vmm {
 class Vcpu;
@@ -38,5 +39,9 @@ bool deliver_int_from_invalid_opcode(vmm::Vcpu& vcpu);
 // the frame cannot be written (the caller crashes the domain).
 bool bounce_to_guest(vmm::Vcpu& vcpu, uint64_t handler, bool mask_events,
                      const uint64_t* error_code);
+// The same with `extra` words between R11 and RIP: the error code, or the
+// failsafe callback's DS, ES, FS, GS (Xen's create_bounce_frame).
+bool bounce_to_guest(vmm::Vcpu& vcpu, uint64_t handler, bool mask_events,
+                     std::span<const uint64_t> extra);
 
 }  // namespace xpv::hv

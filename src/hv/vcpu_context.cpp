@@ -83,17 +83,22 @@ long load_fpu(vmm::Vcpu& target, const vcpu_guest_context_t& c) {
   return ::ioctl(fd, KVM_SET_XSAVE, &xsave) == 0 ? 0 : kInvalid;
 }
 
-// The GDT, then the selectors the vCPU starts with, checked against it as
-// the iret path checks a return frame.
-long load_gdt_and_check_selectors(vmm::Vcpu& target, const vcpu_guest_context_t& c) {
+long load_gdt(vmm::Vcpu& target, const vcpu_guest_context_t& c) {
   std::vector<uint64_t> frames(c.gdt_frames, c.gdt_frames + (c.gdt_ents + 511) / 512);
-  if (long rc = set_gdt(target, std::move(frames), c.gdt_ents); rc != 0) return rc;
-  if (valid_code_selector(target, (c.user_regs.cs & 0xffff) | 3) &&
-      valid_stack_selector(target, (c.user_regs.ss & 0xffff) | 3) &&
-      valid_stack_selector(target, (c.kernel_ss & 0xffff) | 3))
-    return 0;
-  set_gdt(target, {}, 0);
-  return kInvalid;
+  return set_gdt(target, std::move(frames), c.gdt_ents);
+}
+
+// The selectors the vCPU starts with, checked against its GDT and LDT as
+// the iret path checks a return frame.
+bool selectors_valid(vmm::Vcpu& target, const vcpu_guest_context_t& c) {
+  return valid_code_selector(target, (c.user_regs.cs & 0xffff) | 3) &&
+         valid_stack_selector(target, (c.user_regs.ss & 0xffff) | 3) &&
+         valid_stack_selector(target, (c.kernel_ss & 0xffff) | 3);
+}
+
+void release_kernel_root(vmm::Vcpu& target) {
+  target.domain().page_types().put_type(target.kernel_root_mfn());
+  target.set_kernel_root(0);
 }
 
 // Both roots with their L4 type references (Xen: get_page_type of
@@ -104,11 +109,16 @@ long load_roots(vmm::Vcpu& target, const vcpu_guest_context_t& c) {
   if (!d.ram().owns(kernel) || (user != 0 && !d.ram().owns(user))) return kInvalid;
   if (long rc = set_baseptr(target, kernel, false); rc != 0) return rc;
   long rc = set_baseptr(target, user, true);
-  if (rc != 0) {
-    d.page_types().put_type(kernel);
-    target.set_kernel_root(0);
-  }
+  if (rc != 0) release_kernel_root(target);
   return rc;
+}
+
+// The tables of a context that was refused after they were taken.
+void release_tables(vmm::Vcpu& target) {
+  release_ldt(target);
+  set_baseptr(target, 0, true);
+  release_kernel_root(target);
+  set_gdt(target, {}, 0);
 }
 
 void load_entry_points(vmm::Vcpu& target, const vcpu_guest_context_t& c) {
@@ -164,8 +174,6 @@ long check_vcpu_context(const vcpu_guest_context_t& c) {
     return kInvalid;
   // A vCPU starting in user mode needs user page tables.
   if ((c.flags & VGCF_in_kernel) == 0 && c.ctrlreg[1] == 0) return kInvalid;
-  // Only an empty LDT exists in xpv so far (as with MMUEXT_SET_LDT).
-  if (c.ldt_ents != 0) return xen::error(XEN_ENOSYS);
   return 0;
 }
 
@@ -174,9 +182,16 @@ long load_vcpu_context(vmm::Vcpu& target, vcpu_guest_context_t c) {
   // The FPU first: it is the one part that needs no undoing if what
   // follows is refused, for the vCPU stays without a context.
   if (long rc = load_fpu(target, c); rc != 0) return rc;
-  if (long rc = load_gdt_and_check_selectors(target, c); rc != 0) return rc;
+  if (long rc = load_gdt(target, c); rc != 0) return rc;
   if (long rc = load_roots(target, c); rc != 0) {
     set_gdt(target, {}, 0);
+    return rc;
+  }
+  // The LDT is read through the new kernel root (Xen maps it lazily).
+  long rc = set_ldt(target, c.ldt_base, c.ldt_ents);
+  if (rc == 0 && !selectors_valid(target, c)) rc = kInvalid;
+  if (rc != 0) {
+    release_tables(target);
     return rc;
   }
   load_entry_points(target, c);

@@ -17,7 +17,7 @@ long check_vcpu_context(const vcpu_guest_context_t& context);
 
 // Loads `context` into `target`, a vCPU that was never initialised and
 // does not run: GDT, page-table roots (with their L4 type references),
-// trap table, callbacks, kernel stack, segment bases, debug and FPU
+// LDT, trap table, callbacks, kernel stack, segment bases, debug and FPU
 // registers, and the registers it starts with. On an error nothing of it
 // is kept. With VGCF_online the vCPU runs at once.
 long load_vcpu_context(vmm::Vcpu& target, vcpu_guest_context_t context);

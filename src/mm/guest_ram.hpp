@@ -24,6 +24,10 @@ class GuestRam {
   // One page-table entry, read once: the guest may change it concurrently.
   uint64_t load_entry(uint64_t table_mfn, unsigned index) const;
 
+  // Scrubs a frame the domain gave back and returns its memory to the
+  // host: a hole punched in the memfd reads as zeros from then on.
+  void discard(uint64_t mfn) const;
+
   const kvm::MemoryRegion& region() const { return region_; }
 
  private:

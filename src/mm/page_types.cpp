@@ -1,5 +1,6 @@
 #include "mm/page_types.hpp"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -24,6 +25,8 @@ constexpr uint64_t kL1Refused = pte::kPwt | pte::kPcd | pte::kPse;
 constexpr uint64_t kTableRefused = pte::kPwt | pte::kPcd | pte::kPse | pte::kGlobal;
 
 constexpr long kInvalid = xen::error(XEN_EINVAL);
+// get_page_from_l1e's could_not_pin: a frame of the wrong owner or type.
+constexpr long kBusy = xen::error(XEN_EBUSY);
 
 uint64_t frame_of(uint64_t entry) {
   return (entry & pte::kAddressMask) >> 12;
@@ -61,7 +64,10 @@ PageTypes::PageTypes(const GuestRam& ram, ExtraMappable extra, InstallHole insta
     : ram_(ram),
       extra_(std::move(extra)),
       install_hole_(std::move(install_hole)),
-      pages_(ram.nr_frames()) {}
+      pages_(ram.nr_frames()),
+      tot_pages_(ram.nr_frames()),
+      max_pages_(ram.nr_frames()),
+      lowest_free_hint_(ram.end_mfn()) {}
 
 uint64_t* PageTypes::table(uint64_t mfn) const {
   return reinterpret_cast<uint64_t*>(ram_.frame(mfn).data());
@@ -70,6 +76,10 @@ uint64_t* PageTypes::table(uint64_t mfn) const {
 // L4 slots 256-271 belong to the hypervisor: never the guest's to set.
 bool PageTypes::is_guest_slot(unsigned level, unsigned index) const {
   return level != 4 || index < monitor::kFirstHoleSlot || index > monitor::kLastHoleSlot;
+}
+
+bool PageTypes::owned(uint64_t mfn) const {
+  return ram_.owns(mfn) && page(mfn).ownership != Ownership::kFree;
 }
 
 long PageTypes::get_type(uint64_t mfn, PageType type) {
@@ -87,7 +97,7 @@ void PageTypes::put_type(uint64_t mfn) {
 }
 
 long PageTypes::get_type_locked(uint64_t mfn, PageType type) {
-  if (!ram_.owns(mfn)) return kInvalid;
+  if (!owned(mfn)) return kInvalid;
   PageInfo& info = page(mfn);
   if (info.type_count > 0) {
     if (info.type != type) return kInvalid;  // one type at a time
@@ -126,6 +136,7 @@ void PageTypes::put_type_locked(uint64_t mfn) {
   if (--info.type_count > 0) return;
   if (unsigned level = level_of(info.type); level != 0) release_table(mfn, level, 512);
   info.type = PageType::kNone;
+  free_if_unused(mfn);
 }
 
 long PageTypes::validate_table(uint64_t mfn, unsigned level) {
@@ -161,12 +172,13 @@ long PageTypes::get_l1_refs(uint64_t& entry) {
   if ((entry & kL1Refused) != 0) return kInvalid;
   uint64_t target = frame_of(entry);
   if (ram_.owns(target)) {
-    if (writable(entry)) {
-      if (long r = get_type_locked(target, PageType::kWritable); r != 0) return r;
-    }
+    if (!owned(target)) return kBusy;  // a free frame: get_page fails
+    // A page table or descriptor frame is never writable (get_page_from_l1e:
+    // "Could not get page type PGT_writable_page", then could_not_pin).
+    if (writable(entry) && get_type_locked(target, PageType::kWritable) != 0) return kBusy;
     ++page(target).mappings;
   } else if (!extra_ || !extra_(target)) {
-    return kInvalid;  // not the domain's frame
+    return refuse_foreign_l1_target(target);
   }
   // The kernel runs at CPL3, so its pages need US; Xen tags them and, so
   // that no kernel mapping outlives a switch to user mode, xpv never lets
@@ -176,12 +188,24 @@ long PageTypes::get_l1_refs(uint64_t& entry) {
   return 0;
 }
 
+// Outside RAM, Xen's get_page_from_l1e refuses a frame that exists but is
+// another owner's (Xen's own, here the hypervisor frames) with -EBUSY, and
+// one that is no memory at all as MMIO the domain may not map: -EPERM.
+long PageTypes::refuse_foreign_l1_target(uint64_t mfn) const {
+  if (is_hypervisor_frame_ && is_hypervisor_frame_(mfn)) return kBusy;
+  return xen::error(XEN_EPERM);
+}
+
 void PageTypes::put_l1_refs(uint64_t entry) {
   if (!present(entry)) return;
   uint64_t target = frame_of(entry);
   if (!ram_.owns(target)) return;
   if (page(target).mappings > 0) --page(target).mappings;
-  if (writable(entry)) put_type_locked(target);
+  if (writable(entry)) {
+    put_type_locked(target);  // frees it too when that was the last reference
+  } else {
+    free_if_unused(target);
+  }
 }
 
 long PageTypes::get_entry_refs(uint64_t& entry, unsigned level, uint64_t table_mfn) {
@@ -189,7 +213,7 @@ long PageTypes::get_entry_refs(uint64_t& entry, unsigned level, uint64_t table_m
   if (!present(entry)) return 0;
   if ((entry & kTableRefused) != 0) return kInvalid;
   uint64_t target = frame_of(entry);
-  if (!ram_.owns(target)) return kInvalid;
+  if (!owned(target)) return kInvalid;  // get_page_and_type_from_mfn
   PageInfo& t = page(target);
   bool linear = target == table_mfn || (t.type == table_type(level) && t.type_count > 0);
   if (linear) {
@@ -229,7 +253,7 @@ void PageTypes::put_entry_refs(uint64_t entry, unsigned level, uint64_t table_mf
 
 long PageTypes::pin(uint64_t mfn, unsigned level) {
   std::lock_guard lock(mutex_);
-  if (!ram_.owns(mfn) || level < 1 || level > 4) return kInvalid;
+  if (!owned(mfn) || level < 1 || level > 4) return kInvalid;
   if (page(mfn).pinned) return kInvalid;
   if (long r = get_type_locked(mfn, table_type(level)); r != 0) return r;
   page(mfn).pinned = true;
@@ -246,7 +270,7 @@ long PageTypes::unpin(uint64_t mfn) {
 
 long PageTypes::update_entry(uint64_t table_mfn, unsigned index, uint64_t entry, bool preserve_ad) {
   std::lock_guard lock(mutex_);
-  if (!ram_.owns(table_mfn) || index >= 512) return kInvalid;
+  if (!owned(table_mfn) || index >= 512) return kInvalid;
   PageInfo& info = page(table_mfn);
   uint64_t* slot = &table(table_mfn)[index];
   unsigned level = info.type_count > 0 ? level_of(info.type) : 0;
@@ -276,7 +300,7 @@ long PageTypes::cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expec
                               uint64_t desired, uint64_t* actual,
                               std::optional<PageType> required) {
   std::lock_guard lock(mutex_);
-  if (!ram_.owns(table_mfn) || index >= 512) return kInvalid;
+  if (!owned(table_mfn) || index >= 512) return kInvalid;
   PageInfo& info = page(table_mfn);
   if (required && (info.type_count == 0 || info.type != *required)) return kInvalid;
   uint64_t* slot = &table(table_mfn)[index];
@@ -299,6 +323,66 @@ long PageTypes::cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expec
   } else
     put_entry_refs(desired, level, table_mfn);  // never written: undo its references
   return 0;
+}
+
+bool PageTypes::owns(uint64_t mfn) const {
+  std::lock_guard lock(mutex_);
+  return owned(mfn);
+}
+
+uint64_t PageTypes::tot_pages() const {
+  std::lock_guard lock(mutex_);
+  return tot_pages_;
+}
+
+uint64_t PageTypes::max_pages() const {
+  std::lock_guard lock(mutex_);
+  return max_pages_;
+}
+
+// guest_remove_page (common/memory.c): drops the allocation reference.
+// The frame leaves the domain only when nothing references it any more:
+// until then its mappings and its type stay valid, as in Xen, and a pinned
+// table stays pinned (XSA-252 removed the implicit unpin).
+long PageTypes::release(uint64_t mfn) {
+  std::lock_guard lock(mutex_);
+  if (!ram_.owns(mfn)) return kInvalid;           // !mfn_valid
+  if (!owned(mfn)) return xen::error(XEN_ENXIO);  // "Bad page free"
+  if (page(mfn).ownership == Ownership::kAllocated) page(mfn).ownership = Ownership::kReleased;
+  free_if_unused(mfn);
+  return 0;
+}
+
+void PageTypes::free_if_unused(uint64_t mfn) {
+  PageInfo& p = page(mfn);
+  if (p.ownership != Ownership::kReleased || p.type_count > 0 || p.mappings > 0) return;
+  p = PageInfo{};
+  p.ownership = Ownership::kFree;
+  --tot_pages_;
+  lowest_free_hint_ = std::min(lowest_free_hint_, mfn);
+  if (frame_freed_) frame_freed_(mfn);
+}
+
+std::optional<uint64_t> PageTypes::allocate(unsigned order, uint64_t below_mfn) {
+  std::lock_guard lock(mutex_);
+  uint64_t count = uint64_t{1} << order;
+  if (order >= 32 || tot_pages_ + count > max_pages_) return std::nullopt;  // assign_pages
+  uint64_t end = std::min(ram_.end_mfn(), below_mfn);
+  // Extents are aligned to their size in machine frames, as the buddy
+  // allocator's are. No frame below the hint is free.
+  uint64_t first = (lowest_free_hint_ + count - 1) & ~(count - 1);
+  for (uint64_t mfn = first; mfn + count <= end; mfn += count) {
+    bool all_free = true;
+    for (uint64_t i = 0; i < count && all_free; ++i)
+      all_free = page(mfn + i).ownership == Ownership::kFree;
+    if (!all_free) continue;
+    for (uint64_t i = 0; i < count; ++i)
+      page(mfn + i).ownership = Ownership::kAllocated;
+    tot_pages_ += count;
+    if (order == 0) lowest_free_hint_ = mfn + 1;  // the scan passed only frames in use
+    return mfn;
+  }
+  return std::nullopt;
 }
 
 PageInfo PageTypes::info(uint64_t mfn) const {
@@ -339,6 +423,17 @@ std::string PageTypes::check_invariants() const {
       problems << "mfn " << mfn << ": mapping count " << p.mappings << ", mappings "
                << mappings[mfn] << "\n";
   }
+  uint64_t owned_frames = 0;
+  for (uint64_t i = 0; i < pages_.size(); ++i) {
+    const PageInfo& p = pages_[i];
+    if (p.ownership != Ownership::kFree) ++owned_frames;
+    if (p.ownership == Ownership::kReleased && p.type_count == 0 && p.mappings == 0)
+      problems << "mfn " << ram_.base_mfn() + i << ": released and unused, yet not freed\n";
+    if (p.ownership == Ownership::kFree && (p.type_count > 0 || mappings[ram_.base_mfn() + i] > 0))
+      problems << "mfn " << ram_.base_mfn() + i << ": free, yet referenced\n";
+  }
+  if (owned_frames != tot_pages_)
+    problems << "tot_pages " << tot_pages_ << ", owned frames " << owned_frames << "\n";
   // No validated L1 maps a page-table or segment frame writable.
   for (uint64_t i = 0; i < pages_.size(); ++i) {
     uint64_t mfn = ram_.base_mfn() + i;

@@ -46,7 +46,14 @@ constexpr PageType table_type(unsigned level) {
                       : PageType::kL4;
 }
 
+// Whether the domain owns a frame (Xen's _PGC_allocated and owner): a
+// frame given back with decrease_reservation is kReleased while something
+// still references it, and kFree once nothing does; a free frame belongs
+// to no one and is scrubbed before it is handed out again.
+enum class Ownership : uint8_t { kAllocated, kReleased, kFree };
+
 struct PageInfo {
+  Ownership ownership = Ownership::kAllocated;
   PageType type = PageType::kNone;
   uint32_t type_count = 0;      // references that need `type`
   uint32_t mappings = 0;        // present L1 entries mapping the frame (any access)
@@ -83,6 +90,30 @@ class PageTypes {
   // written. With `required`, a frame of any other type is refused.
   long cmpxchg_entry(uint64_t table_mfn, unsigned index, uint64_t expected, uint64_t desired,
                      uint64_t* actual, std::optional<PageType> required = std::nullopt);
+
+  // --- Ballooning (xen/common/memory.c) ---
+  // Whether the domain owns the frame: allocated, or released but still
+  // referenced (Xen's get_page succeeds on both).
+  bool owns(uint64_t mfn) const;
+  // Frames the domain owns (Xen's tot_pages) and may own (max_pages).
+  uint64_t tot_pages() const;
+  uint64_t max_pages() const;
+  // Gives a frame back (guest_remove_page): -EINVAL for a frame that is not
+  // RAM, -ENXIO for one the domain does not own. The frame is freed when
+  // its last reference goes; a pinned table stays pinned (XSA-252).
+  long release(uint64_t mfn);
+  // Hands the domain 2^order free, contiguous, aligned frames below
+  // `below_mfn` (alloc_domheap_pages); none past max_pages.
+  std::optional<uint64_t> allocate(unsigned order, uint64_t below_mfn = UINT64_MAX);
+  // Called, under the lock, for each frame the domain stops owning.
+  void set_frame_freed_hook(std::function<void(uint64_t mfn)> hook) {
+    frame_freed_ = std::move(hook);
+  }
+  // Frames outside RAM that exist but are not the guest's (the
+  // hypervisor's own): mapping one is -EBUSY, any other -EPERM.
+  void set_hypervisor_frames(std::function<bool(uint64_t mfn)> is_hypervisor_frame) {
+    is_hypervisor_frame_ = std::move(is_hypervisor_frame);
+  }
 
   PageInfo info(uint64_t mfn) const;
   // Empty when every invariant holds; otherwise what is wrong. For tests:
@@ -121,6 +152,9 @@ class PageTypes {
   long get_l1_refs(uint64_t& entry);
   void put_l1_refs(uint64_t entry);
   bool is_guest_slot(unsigned level, unsigned index) const;
+  bool owned(uint64_t mfn) const;
+  void free_if_unused(uint64_t mfn);
+  long refuse_foreign_l1_target(uint64_t mfn) const;
 
   const GuestRam& ram_;
   ExtraMappable extra_;
@@ -130,7 +164,12 @@ class PageTypes {
   void table_written(uint64_t table_mfn, unsigned index) const {
     if (table_written_) table_written_(table_mfn, index);
   }
+  std::function<void(uint64_t)> frame_freed_;
+  std::function<bool(uint64_t)> is_hypervisor_frame_;
   std::vector<PageInfo> pages_;
+  uint64_t tot_pages_;
+  uint64_t max_pages_;
+  uint64_t lowest_free_hint_;  // no free frame lies below it
   mutable std::mutex mutex_;
 };
 

@@ -52,7 +52,7 @@ constexpr unsigned kKickVector = 0xf0;
 constexpr uint64_t kTextVa = kMonitorVa;  // two pages: ring-0 stubs, then syscall trampolines
 constexpr uint64_t kIdtVa = kMonitorVa + 0x2000;
 constexpr uint64_t kVcpuAreasVa = kMonitorVa + 0x100000;
-constexpr uint64_t kVcpuAreaSize = 0x20000;
+constexpr uint64_t kVcpuAreaSize = 0x40000;
 constexpr unsigned kMaxVcpus = XEN_LEGACY_MAX_VCPUS;
 
 // Per-vCPU area. The GDT has Xen's shape: 14 pages of guest descriptors,
@@ -64,6 +64,12 @@ constexpr uint64_t kTssOffset = 0x10000;
 constexpr uint64_t kStackOffset = 0x11000;
 constexpr unsigned kStackPages = 2;
 constexpr uint64_t kStackTopOffset = kStackOffset + kStackPages * 0x1000;
+// The guest's LDT (MMUEXT_SET_LDT): up to 8192 descriptors, its frames
+// mapped here as Xen maps them in its per-vCPU area, out of the guest's reach.
+constexpr unsigned kMaxLdtEntries = 8192;
+constexpr uint64_t kLdtOffset = 0x20000;
+constexpr unsigned kLdtPages = kMaxLdtEntries * 8 / 0x1000;
+static_assert(kStackTopOffset <= kLdtOffset && kLdtOffset + kLdtPages * 0x1000ULL <= kVcpuAreaSize);
 
 constexpr uint64_t vcpu_area_va(unsigned vcpu) {
   return kVcpuAreasVa + vcpu * kVcpuAreaSize;
@@ -75,6 +81,7 @@ constexpr uint64_t vcpu_area_va(unsigned vcpu) {
 constexpr uint16_t kMonitorCs = 0xe008;
 constexpr uint16_t kMonitorDs = 0xe010;
 constexpr uint16_t kTssSelector = 0xe040;
+constexpr uint16_t kLdtSelector = 0xe050;  // Xen's LDT_SELECTOR
 static_assert(FLAT_RING3_CS32 + 8 == FLAT_RING3_SS64 && FLAT_RING3_CS32 + 16 == FLAT_RING3_CS64);
 
 constexpr unsigned reserved_gdt_index(uint16_t selector) {

@@ -143,10 +143,12 @@ void Monitor::build_text_and_idt() {
 
 void Monitor::build_vcpu_area(unsigned vcpu) {
   uint64_t base = vcpu_area_va(vcpu);
-  // Guest GDT pages read as zero descriptors until the guest's set_gdt.
+  // Guest GDT and LDT pages read as zero descriptors until the guest's
+  // set_gdt and SET_LDT.
   for (unsigned p = 0; p < kGuestGdtPages; ++p)
-    map(monitor_l3_mfn_, base + kGdtOffset + p * 4096ULL, zero_page_mfn_, pte::kPresent | pte::kNx,
-        kMonitorTable);
+    map_descriptor_page(base + kGdtOffset + p * 4096ULL, 0);
+  for (unsigned p = 0; p < kLdtPages; ++p)
+    map_descriptor_page(base + kLdtOffset + p * 4096ULL, 0);
 
   Frame reserved = frames_.allocate();
   uint64_t* gdt = reserved.entries();
@@ -181,11 +183,19 @@ void Monitor::build_vcpu_area(unsigned vcpu) {
 
 void Monitor::map_gdt_frame(unsigned vcpu, unsigned page, uint64_t mfn) {
   if (vcpu >= vcpus_.size() || page >= kGuestGdtPages) throw Error("GDT frame out of range");
-  // Writable for the CPU, which sets accessed and busy bits; the guest
-  // itself cannot map the frame writable while it has this type.
+  map_descriptor_page(vcpu_area_va(vcpu) + kGdtOffset + page * 4096ULL, mfn);
+}
+
+void Monitor::map_ldt_frame(unsigned vcpu, unsigned page, uint64_t mfn) {
+  if (vcpu >= vcpus_.size() || page >= kLdtPages) throw Error("LDT frame out of range");
+  map_descriptor_page(ldt_va(vcpu) + page * 4096ULL, mfn);
+}
+
+// Writable for the CPU, which sets accessed and busy bits; the guest
+// itself cannot map the frame writable while it has the descriptor type.
+void Monitor::map_descriptor_page(uint64_t va, uint64_t mfn) {
   uint64_t leaf = mfn != 0 ? pte::kPresent | pte::kWritable | pte::kNx : pte::kPresent | pte::kNx;
-  map(monitor_l3_mfn_, vcpu_area_va(vcpu) + kGdtOffset + page * 4096ULL,
-      mfn != 0 ? mfn : zero_page_mfn_, leaf, kMonitorTable);
+  map(monitor_l3_mfn_, va, mfn != 0 ? mfn : zero_page_mfn_, leaf, kMonitorTable);
 }
 
 uint64_t* Monitor::table(uint64_t mfn) const {

@@ -39,6 +39,10 @@ class Monitor {
   // frame `mfn`, or back onto the zero page when `mfn` is 0. The caller
   // holds the frame's segment-descriptor type and flushes the vCPU's TLB.
   void map_gdt_frame(unsigned vcpu, unsigned page, uint64_t mfn);
+  // The same for page `page` (0-15) of `vcpu`'s LDT.
+  void map_ldt_frame(unsigned vcpu, unsigned page, uint64_t mfn);
+  // Where the CPU finds `vcpu`'s LDT (LDTR's base).
+  static uint64_t ldt_va(unsigned vcpu) { return vcpu_area_va(vcpu) + kLdtOffset; }
 
   // The machine-to-phys table, indexed by MFN (host view; guests see it RO
   // at kM2pVa).
@@ -78,6 +82,7 @@ class Monitor {
   void map(uint64_t root_l3_mfn, uint64_t va, uint64_t mfn, uint64_t leaf_flags,
            uint64_t table_flags);
   uint64_t* table(uint64_t mfn) const;
+  void map_descriptor_page(uint64_t va, uint64_t mfn);
 
   HypervisorFrames& frames_;
   uint64_t monitor_l3_mfn_ = 0;

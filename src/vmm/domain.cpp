@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 
+#include "hv/memory_reservation.hpp"
 #include "vmm/vcpu.hpp"
 
 namespace xpv::vmm {
@@ -82,6 +83,17 @@ Domain::Domain(const kvm::KvmSystem& kvm, const DomainConfig& config)
   page_types_->set_table_written_hook(
       [this](uint64_t table_mfn, unsigned index) { note_table_write(table_mfn, index); });
   page_types_->set_write_protect_hook([this](uint64_t) { drop_stale_translations_now(); });
+  page_types_->set_hypervisor_frames(
+      [this](uint64_t mfn) { return hypervisor_frames_->contains(mfn); });
+  // A frame the domain gave back leaves it: no translation of it survives
+  // (the last entry that mapped it was a table write; another vCPU may
+  // still run on it, so that goes first, as Xen flushes TLBs before a freed
+  // page is used again), then no M2P entry and no contents.
+  page_types_->set_frame_freed_hook([this](uint64_t mfn) {
+    drop_stale_translations_now();
+    monitor_->m2p()[mfn] = hv::kInvalidM2pEntry;
+    ram_->discard(mfn);
+  });
 
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw SystemError("eventfd", errno);
@@ -177,11 +189,23 @@ void Domain::resync_shadow_page_tables() {
 }
 
 void Domain::attach_xenstore(uint64_t mfn, evtchn_port_t port) {
+  hold_for_backend(mfn);
   xenstore_ = std::make_unique<XenstoreService>(*this, mfn, port);
 }
 
 void Domain::attach_console(uint64_t mfn, evtchn_port_t port) {
+  hold_for_backend(mfn);
   console_service_ = std::make_unique<ConsoleService>(*this, mfn, port);
+}
+
+// A backend maps its ring page writable for the domain's life, as
+// xenconsoled and xenstored do with a foreign mapping, which holds a
+// writable type reference in Xen: the frame stays the domain's even if
+// the guest gives it back (it cannot be freed under the backend's writes)
+// and it can never become a page table.
+void Domain::hold_for_backend(uint64_t mfn) {
+  if (page_types_->get_type(mfn, mm::PageType::kWritable) != 0)
+    throw Error("ring page " + std::to_string(mfn) + " cannot be mapped by its backend");
 }
 
 void Domain::start() {

@@ -99,9 +99,10 @@ class Domain {
   DomainStats& stats() { return stats_; }
   const DomainStats& stats() const { return stats_; }
 
-  // Memory accounting (XENMEM_current/maximum_reservation).
-  uint64_t nr_pages() const { return ram_->nr_frames(); }
-  uint64_t max_pages() const { return ram_->nr_frames(); }
+  // Memory accounting (XENMEM_current/maximum_reservation): the frames
+  // the domain owns now, and the most it may own.
+  uint64_t nr_pages() const { return page_types_->tot_pages(); }
+  uint64_t max_pages() const { return page_types_->max_pages(); }
 
   // Xen's VMASST_TYPE_* bits (vm_assist hypercall).
   std::atomic<uint64_t>& vm_assist() { return vm_assist_; }
@@ -125,6 +126,7 @@ class Domain {
 
  private:
   void start_clock();
+  void hold_for_backend(uint64_t mfn);
 
   DomainConfig config_;
   std::array<uint8_t, 16> handle_{};

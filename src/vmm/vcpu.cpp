@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "base/hex.hpp"
 #include "base/x86.hpp"
 #include "hv/cpuid_policy.hpp"
 #include "hv/emulate_invalid_op.hpp"
 #include "hv/emulate_priv_op.hpp"
+#include "hv/failsafe.hpp"
 #include "hv/hypercall.hpp"
 #include "hv/ro_page_fault.hpp"
 #include "hv/traps.hpp"
@@ -63,7 +65,13 @@ void Vcpu::set_initial_state(uint64_t entry, uint64_t rsp, uint64_t start_info_v
 // The monitor's tables first (they reset the segment registers), then
 // what the guest context asks for on top of them.
 void Vcpu::start_in_context(const kvm_regs& gprs, const GuestFrame& frame, bool kernel_mode) {
+  kvm_segment ldtr = fd_.get_sregs().ldt;  // an LDT VCPUOP_initialise loaded stays
   domain_.monitor().configure_vcpu(fd_, kernel_root_mfn_.load() << 12);
+  if (ldt_.entries != 0) {
+    kvm_sregs s = fd_.get_sregs();
+    s.ldt = ldtr;
+    fd_.set_sregs(s);
+  }
   fd_.regs() = gprs;
   frame_ = frame;
   kernel_mode_ = true;
@@ -167,35 +175,6 @@ void Vcpu::block() {
   if (online) change_runstate(RUNSTATE_running);  // else take_offline made it offline
 }
 
-void Vcpu::poll(std::span<const evtchn_port_t> ports, uint64_t deadline_ns) {
-  auto& channels = domain_.event_channels();
-  auto woken = [&] {
-    for (evtchn_port_t port : ports)
-      if (channels.is_pending(port)) return true;
-    return event_deliverable() || domain_.ending() || !online_;
-  };
-  polling_.store(true);  // before the first look: a later set_pending wakes us
-  change_runstate(RUNSTATE_blocked);
-  {
-    std::unique_lock lock(online_mutex_);
-    if (deadline_ns == 0) {
-      online_cv_.wait(lock, woken);
-    } else {
-      uint64_t now = domain_.clock().system_time_ns();
-      auto wait = std::chrono::nanoseconds(deadline_ns > now ? deadline_ns - now : 0);
-      online_cv_.wait_for(lock, wait, woken);
-    }
-  }
-  polling_.store(false);
-  if (online()) change_runstate(RUNSTATE_running);
-}
-
-void Vcpu::wake_if_polling() {
-  if (!polling_.load()) return;
-  std::lock_guard lock(online_mutex_);
-  online_cv_.notify_all();
-}
-
 void Vcpu::change_runstate(int state) {
   std::lock_guard lock(runstate_mutex_);
   runstate_.change(state, domain_.clock().system_time_ns());
@@ -211,6 +190,39 @@ void Vcpu::register_runstate_area(uint64_t va) {
 vcpu_runstate_info_t Vcpu::runstate_info() {
   std::lock_guard lock(runstate_mutex_);
   return runstate_.at(domain_.clock().system_time_ns());
+}
+
+// Xen's do_poll (xen/common/sched/core.c) blocks without unmasking; a new
+// unmasked event wakes it as it wakes SCHEDOP_block (vcpu_kick), and so
+// does a listed port turning pending even while masked
+// (evtchn_check_pollers), or the poll timer.
+void Vcpu::poll(const std::function<bool()>& woken, uint64_t deadline_ns) {
+  auto done = [&] {
+    const vcpu_info_t& vi = vcpu_info();  // Xen's local_events_need_delivery
+    bool event = __atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 &&
+                 __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_SEQ_CST) == 0;
+    return event || woken() || domain_.ending() || !online_;
+  };
+  uint64_t now = domain_.clock().system_time_ns();
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::nanoseconds(deadline_ns > now ? deadline_ns - now : 0);
+  change_runstate(RUNSTATE_blocked);
+  polling_.store(true);
+  {
+    std::unique_lock lock(online_mutex_);
+    if (deadline_ns == 0)
+      online_cv_.wait(lock, done);
+    else
+      online_cv_.wait_until(lock, deadline, done);
+  }
+  polling_.store(false);
+  if (online()) change_runstate(RUNSTATE_running);  // else take_offline made it offline
+}
+
+void Vcpu::wake_if_polling() {
+  if (!polling_.load()) return;
+  std::lock_guard lock(online_mutex_);
+  online_cv_.notify_all();
 }
 
 // Through the kernel's page tables: the area is a kernel address, and Xen
@@ -395,7 +407,8 @@ void Vcpu::handle_syscall() {
 }
 
 void Vcpu::return_to_guest() {
-  if (!deliver_pending_event()) return;
+  if (std::exchange(segment_reload_pending_, false)) hv::reload_data_segments(*this);
+  if (domain_.ending() || !deliver_pending_event()) return;
   if (!is_canonical(frame_.rip) || !is_canonical(frame_.rsp) || (frame_.cs & 3) != 3 ||
       (frame_.ss & 3) != 3)
     return crash("invalid return context: rip " + to_hex(frame_.rip) + " rsp " +

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -38,6 +39,14 @@ struct GuestFrame {
 struct Callback {
   uint64_t address = 0;
   bool mask_events = false;  // CALLBACKF_mask_events
+};
+
+// The guest's LDT (MMUEXT_SET_LDT): where the guest put it, how many
+// descriptors, and its frames (0 where a page could not be typed).
+struct Ldt {
+  uint64_t base = 0;
+  unsigned entries = 0;
+  std::vector<uint64_t> frames;
 };
 
 class Vcpu {
@@ -83,11 +92,11 @@ class Vcpu {
   // SCHEDOP_block: enables event delivery and waits until an event is
   // pending for this vCPU or the domain ends.
   void block();
-  // SCHEDOP_poll: waits until one of `ports` is pending (masked or not),
-  // an event can be delivered, system time reaches `deadline_ns` (0: no
-  // deadline), or the vCPU goes down.
-  void poll(std::span<const evtchn_port_t> ports, uint64_t deadline_ns);
-  // A port became pending: a polling vCPU looks again (any thread).
+  // SCHEDOP_poll: waits, events left masked as they are, until `woken()`
+  // (checked under the vCPU's lock), an unmasked event is pending, the
+  // system time `deadline_ns` (0: none) passes or the domain ends.
+  void poll(const std::function<bool()>& woken, uint64_t deadline_ns);
+  // A port became pending: a polling vCPU looks at its ports again (any thread).
   void wake_if_polling();
 
   // --- State for hypercall handlers and emulation --------------------------
@@ -143,6 +152,10 @@ class Vcpu {
   bool in_guest() const { return in_guest_.load(); }
   // The guest frames of this vCPU's GDT (set_gdt), typed as descriptor pages.
   std::vector<uint64_t>& gdt_frames() { return gdt_frames_; }
+  Ldt& ldt() { return ldt_; }
+  // The descriptor tables changed: DS/ES/FS/GS are reloaded from them
+  // before the guest runs again, with the failsafe callback if one fails.
+  void request_segment_reload() { segment_reload_pending_ = true; }
   void set_kernel_gs_base(uint64_t base);
   void set_fs_base(uint64_t base);
   uint64_t fs_base() const { return fs_base_; }
@@ -179,10 +192,10 @@ class Vcpu {
   kvm::VcpuFd fd_;
   std::thread thread_;
 
-  std::atomic<bool> polling_{false};
   std::mutex online_mutex_;
   std::condition_variable online_cv_;
   bool online_ = false;
+  std::atomic<bool> polling_{false};
 
   GuestFrame frame_;
   bool kernel_mode_ = true;
@@ -207,6 +220,8 @@ class Vcpu {
   std::atomic<bool> in_guest_{false};
   std::atomic<uint64_t> guest_exits_{0};
   std::vector<uint64_t> gdt_frames_;
+  Ldt ldt_;
+  bool segment_reload_pending_ = false;
   void flush_tlb_if_requested();
   void change_runstate(int state);
   void publish_runstate();  // with runstate_mutex_ held

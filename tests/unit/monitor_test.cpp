@@ -263,6 +263,30 @@ TEST_F(MonitorTest, MapsEveryVcpuAreaSupervisorOnly) {
   EXPECT_FALSE(walk(vcpu_area_va(kVcpus) + kStackOffset).has_value());
 }
 
+// The LDT window reads as null descriptors until SET_LDT maps guest frames
+// there, supervisor-only (the CPU reads it; the guest never maps it), and
+// back to null when the LDT goes.
+TEST_F(MonitorTest, LdtWindowMapsGuestFramesForTheCpuOnly) {
+  constexpr uint64_t kGuestMfn = kRamBaseMfn + 42;
+  uint64_t page = Monitor::ldt_va(1) + 2 * 4096ULL;
+  EXPECT_EQ(Monitor::ldt_va(1), vcpu_area_va(1) + kLdtOffset);
+  expect_supervisor_only(page, false);
+  const uint8_t* zeros = host(page);
+  ASSERT_NE(zeros, nullptr);
+  EXPECT_TRUE(std::all_of(zeros, zeros + 4096, [](uint8_t b) { return b == 0; }));
+
+  monitor_.map_ldt_frame(1, 2, kGuestMfn);
+  expect_supervisor_only(page, true);  // the CPU sets accessed bits
+  EXPECT_EQ(walk(page)->mfn(), kGuestMfn);
+  EXPECT_NE(walk(page)->entry & pte::kNx, 0u);
+  EXPECT_NE(walk(Monitor::ldt_va(0) + 2 * 4096ULL)->mfn(), kGuestMfn);  // one vCPU's only
+
+  monitor_.map_ldt_frame(1, 2, 0);
+  expect_supervisor_only(page, false);
+  EXPECT_NE(walk(page)->mfn(), kGuestMfn);
+  EXPECT_THROW(monitor_.map_ldt_frame(1, kLdtPages, kGuestMfn), Error);
+}
+
 TEST_F(MonitorTest, MapsEveryM2pPageUserReadOnlyNoExecute) {
   for (uint64_t offset = 0; offset < kM2pEntries * 8; offset += 4096) {
     auto leaf = walk(kM2pVa + offset);

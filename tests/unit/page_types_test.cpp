@@ -53,6 +53,10 @@ constexpr uint64_t kAD = pte::kAccessed | pte::kDirty;
 constexpr uint64_t kPat = pte::kPse;           // bit 7 of an L1 entry
 constexpr uint64_t kGuestKernel = 1ULL << 52;  // _PAGE_GUEST_KERNEL (pv/mm.h)
 constexpr long kEinval = xen::error(XEN_EINVAL);
+// get_page_from_l1e: a frame of another owner or of the wrong type is
+// -EBUSY (could_not_pin); a frame that is no memory at all, -EPERM.
+constexpr long kEbusy = xen::error(XEN_EBUSY);
+constexpr long kEperm = xen::error(XEN_EPERM);
 
 constexpr uint64_t frame(uint64_t n) {
   return kBaseMfn + n;
@@ -309,8 +313,8 @@ TEST_F(PageTypes, RefusesL1EntriesMappingFramesOutsideRam) {
     clear(l1);
     write(l1, 0, entry(frame(10), kRW));
     write(l1, 1, entry(outside, kRO));
-    EXPECT_EQ(types_.pin(l1, 1), kEinval);
-    EXPECT_EQ(types_.update_entry(pinned, 0, entry(outside, kRO), false), kEinval);
+    EXPECT_EQ(types_.pin(l1, 1), kEperm);
+    EXPECT_EQ(types_.update_entry(pinned, 0, entry(outside, kRO), false), kEperm);
     EXPECT_EQ(read(pinned, 0), 0u);
     EXPECT_EQ(count(frame(10)), 0u);
     EXPECT_EQ(type(l1), PageType::kNone);
@@ -341,7 +345,7 @@ TEST_F(PageTypes, RefusesWritableMappingOfPinnedL1) {
   const uint64_t pinned = frame(1), other = frame(2);
   ASSERT_EQ(types_.pin(pinned, 1), 0);
   write(other, 0, entry(pinned, kRW));
-  EXPECT_EQ(types_.pin(other, 1), kEinval);
+  EXPECT_EQ(types_.pin(other, 1), kEbusy);
   EXPECT_EQ(type(other), PageType::kNone);
   EXPECT_EQ(type(pinned), PageType::kL1);
   EXPECT_EQ(count(pinned), 1u);
@@ -351,7 +355,7 @@ TEST_F(PageTypes, RefusesWritableMappingOfPinnedL1) {
   write(other, 0, entry(pinned, kRO));
   ASSERT_EQ(types_.pin(other, 1), 0);
   EXPECT_EQ(mappings(pinned), 1u);
-  EXPECT_EQ(types_.update_entry(other, 1, entry(pinned, kRW), false), kEinval);
+  EXPECT_EQ(types_.update_entry(other, 1, entry(pinned, kRW), false), kEbusy);
   EXPECT_EQ(read(other, 1), 0u);
   expect_consistent();
 }
@@ -363,14 +367,14 @@ TEST_F(PageTypes, RefusesWritableMappingOfAnyTableOrDescriptorFrame) {
     SCOPED_TRACE(testing::Message() << "L" << level);
     const uint64_t table = frame(10 + level);
     ASSERT_EQ(types_.pin(table, level), 0);
-    EXPECT_EQ(types_.update_entry(l1, level, entry(table, kRW), false), kEinval);
+    EXPECT_EQ(types_.update_entry(l1, level, entry(table, kRW), false), kEbusy);
     EXPECT_EQ(types_.update_entry(l1, level, entry(table, kRO), false), 0);
     EXPECT_EQ(count(table), 1u);
     EXPECT_EQ(mappings(table), 1u);
   }
   const uint64_t gdt = frame(20);
   ASSERT_EQ(types_.get_type(gdt, PageType::kSegDesc), 0);
-  EXPECT_EQ(types_.update_entry(l1, 5, entry(gdt, kRW), false), kEinval);
+  EXPECT_EQ(types_.update_entry(l1, 5, entry(gdt, kRW), false), kEbusy);
   EXPECT_EQ(types_.update_entry(l1, 5, entry(gdt, kRO), false), 0);
   expect_consistent();
 }
@@ -379,15 +383,15 @@ TEST_F(PageTypes, RefusesL1MappingItselfWritable) {
   const uint64_t l1 = frame(1);
   write(l1, 0, entry(frame(10), kRW));
   write(l1, 1, entry(l1, kRW));
-  EXPECT_EQ(types_.pin(l1, 1), kEinval);
+  EXPECT_EQ(types_.pin(l1, 1), kEbusy);
   expect_all_released();
 
   write(l1, 1, entry(l1, kRO));
   ASSERT_EQ(types_.pin(l1, 1), 0);
   EXPECT_EQ(mappings(l1), 1u);
-  EXPECT_EQ(types_.update_entry(l1, 2, entry(l1, kRW), false), kEinval);
+  EXPECT_EQ(types_.update_entry(l1, 2, entry(l1, kRW), false), kEbusy);
   EXPECT_EQ(read(l1, 2), 0u);
-  EXPECT_EQ(types_.update_entry(l1, 1, entry(l1, kRW), false), kEinval);
+  EXPECT_EQ(types_.update_entry(l1, 1, entry(l1, kRW), false), kEbusy);
   EXPECT_EQ(read(l1, 1), entry(l1, kRO | pte::kUser | kGuestKernel));
   expect_consistent();
 }
@@ -571,15 +575,16 @@ TEST_F(PageTypes, FailedValidationRollsBackEveryReference) {
     uint64_t table;
     unsigned index;
     uint64_t value;
+    long error;  // what the failure deep in the tree makes of the pin
   };
   const Breaker breakers[] = {
-      {"caching bit in the last L1", kL1b, 7, entry(frame(13), kRO | pte::kPcd)},
-      {"L1 maps its L2 writable", kL1b, 8, entry(kL2, kRW)},
-      {"L1 maps the L4 under validation writable", kL1b, 9, entry(kL4, kRW)},
-      {"L2 maps itself writable", kL2, 2, entry(kL2, kRW)},
-      {"L3 entry at an L1", kL3b, 511, entry(kL1a, kRW)},
-      {"L4 entry outside RAM", kL4, 300, entry(kBaseMfn + kFrames, kRW)},
-      {"L4 entry at a superpage", kL4, 511 - 1, entry(frame(20), kRW | pte::kPse)},
+      {"caching bit in the last L1", kL1b, 7, entry(frame(13), kRO | pte::kPcd), kEinval},
+      {"L1 maps its L2 writable", kL1b, 8, entry(kL2, kRW), kEbusy},
+      {"L1 maps the L4 under validation writable", kL1b, 9, entry(kL4, kRW), kEbusy},
+      {"L2 maps itself writable", kL2, 2, entry(kL2, kRW), kEinval},
+      {"L3 entry at an L1", kL3b, 511, entry(kL1a, kRW), kEinval},
+      {"L4 entry outside RAM", kL4, 300, entry(kBaseMfn + kFrames, kRW), kEinval},
+      {"L4 entry at a superpage", kL4, 511 - 1, entry(frame(20), kRW | pte::kPse), kEinval},
   };
   for (const Breaker& b : breakers) {
     SCOPED_TRACE(b.what);
@@ -587,7 +592,7 @@ TEST_F(PageTypes, FailedValidationRollsBackEveryReference) {
       clear(mfn);
     build_tree();
     write(b.table, b.index, b.value);
-    EXPECT_EQ(types_.pin(kL4, 4), kEinval);
+    EXPECT_EQ(types_.pin(kL4, 4), b.error);
     expect_all_released();
     EXPECT_EQ(read(kL4, monitor::kMonitorSlot), 0u);  // the hole is installed on success only
 
@@ -786,7 +791,7 @@ TEST_F(PageTypes, UpdateEntryLeavesTheOldEntryWhenTheNewOneIsBad) {
   ASSERT_EQ(types_.pin(l1, 1), 0);
   const uint64_t old = read(l1, 0);
   EXPECT_EQ(types_.update_entry(l1, 0, entry(frame(11), kRW | pte::kPcd), true), kEinval);
-  EXPECT_EQ(types_.update_entry(l1, 0, entry(l1, kRW), false), kEinval);
+  EXPECT_EQ(types_.update_entry(l1, 0, entry(l1, kRW), false), kEbusy);
   EXPECT_EQ(read(l1, 0), old);
   EXPECT_EQ(count(frame(10)), 1u);
   EXPECT_EQ(mappings(frame(10)), 1u);

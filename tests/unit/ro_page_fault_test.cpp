@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <utility>
 #include <vector>
 
 #include "base/x86.hpp"
@@ -385,15 +386,17 @@ TEST_F(RoPageFaultCmpxchgEntry, OnAMismatchWritesNothingAndTakesNoReference) {
 
 TEST_F(RoPageFaultCmpxchgEntry, RefusesWhatUpdateEntryRefuses) {
   uint64_t actual = 0;
-  const uint64_t refused[] = {
-      entry(kL1, kRW),                 // a page table, writable
-      entry(kBaseMfn + kFrames, kRO),  // outside RAM
-      entry(kData, kRO | pte::kPcd),   // caching attributes
-      entry(kData, kRO | pte::kPwt),   //
-      entry(kData, kRO | pte::kPse),   // PAT
+  // Xen's get_page_from_l1e: -EBUSY for a frame of the wrong type, -EPERM
+  // for one that is no memory, -EINVAL for flags a domU may not use.
+  const std::pair<uint64_t, long> refused[] = {
+      {entry(kL1, kRW), xen::error(XEN_EBUSY)},                 // a page table, writable
+      {entry(kBaseMfn + kFrames, kRO), xen::error(XEN_EPERM)},  // outside RAM
+      {entry(kData, kRO | pte::kPcd), kEinval},                 // caching attributes
+      {entry(kData, kRO | pte::kPwt), kEinval},                 //
+      {entry(kData, kRO | pte::kPse), kEinval},                 // PAT
   };
-  for (uint64_t desired : refused) {
-    EXPECT_EQ(types_.cmpxchg_entry(kL1, 7, 0, desired, &actual, mm::PageType::kL1), kEinval)
+  for (auto [desired, error] : refused) {
+    EXPECT_EQ(types_.cmpxchg_entry(kL1, 7, 0, desired, &actual, mm::PageType::kL1), error)
         << std::hex << desired;
     EXPECT_EQ(slot(7), 0u);
   }

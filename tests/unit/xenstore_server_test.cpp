@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,10 +45,12 @@ class FakeGuest {
   }
   void kick() { server_.on_guest_kick(domid_); }
 
-  // Sends a request and waits for its reply.
+  // Sends a request and waits for its reply: by time, not by rounds, as a
+  // host thread may keep the ring full of watch events meanwhile.
   Message call(uint32_t type, std::string payload, uint32_t tx_id = 0) {
     uint32_t req_id = send(type, std::move(payload), tx_id);
-    for (int round = 0; round < 64; ++round) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (int round = 0; round < 64 || std::chrono::steady_clock::now() < deadline; ++round) {
       receive();
       auto it = replies_.find(req_id);
       if (it != replies_.end()) {
