@@ -119,11 +119,17 @@ long do_set_gdt(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   uint64_t list = args.arg[0];
   uint64_t entries = args.arg[1];
   if (entries > FIRST_RESERVED_GDT_ENTRY) return xen::error(XEN_EINVAL);
-  size_t nr_frames = (entries + 511) / 512;
-  std::vector<uint64_t> frames(nr_frames);
+  std::vector<uint64_t> frames((entries + 511) / 512);
   if (!vcpu.guest_memory().copy_from(
-          list, std::span(reinterpret_cast<uint8_t*>(frames.data()), nr_frames * 8)))
+          list, std::span(reinterpret_cast<uint8_t*>(frames.data()), frames.size() * 8)))
     return xen::error(XEN_EFAULT);
+  return set_gdt(vcpu, std::move(frames), entries);
+}
+
+long set_gdt(vmm::Vcpu& vcpu, std::vector<uint64_t> frames, uint64_t entries) {
+  if (entries > FIRST_RESERVED_GDT_ENTRY || frames.size() != (entries + 511) / 512)
+    return xen::error(XEN_EINVAL);
+  size_t nr_frames = frames.size();
   auto& types = vcpu.domain().page_types();
   for (size_t i = 0; i < nr_frames; ++i) {
     if (long rc = types.get_type(frames[i], mm::PageType::kSegDesc); rc != 0) {

@@ -6,6 +6,7 @@
 #include "base/x86.hpp"
 #include "hv/descriptor_tables.hpp"
 #include "hv/handlers.hpp"
+#include "hv/iret.hpp"
 #include "hv/traps.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
@@ -18,6 +19,8 @@ using namespace x86;
 
 constexpr uint64_t kPresent = 1ULL << 47, kDpl3 = 3ULL << 45, kCodeOrData = 1ULL << 44,
                    kCode = 1ULL << 43, kWritable = 1ULL << 41;
+
+}  // namespace
 
 // What iretq accepts at CPL3: a present DPL-3 code segment for CS, a
 // present DPL-3 writable data segment for SS.
@@ -32,8 +35,6 @@ bool valid_stack_selector(vmm::Vcpu& vcpu, uint64_t ss) {
   auto d = guest_descriptor(vcpu, ss);
   return d && (*d & kMask) == (kPresent | kDpl3 | kCodeOrData | kWritable);
 }
-
-}  // namespace
 
 long do_iret(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   auto saved = vcpu.guest_memory().read<iret_context>(vcpu.frame().rsp);

@@ -5,6 +5,7 @@
 #include "hv/batch.hpp"
 #include "hv/descriptor_tables.hpp"
 #include "hv/handlers.hpp"
+#include "hv/mmuext_op.hpp"
 #include "hv/tlb.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
@@ -14,23 +15,6 @@ namespace xpv::hv {
 namespace {
 
 constexpr uint32_t kBatchPerPass = 256;
-
-long new_root(vmm::Vcpu& vcpu, uint64_t mfn, bool user) {
-  auto& types = vcpu.domain().page_types();
-  uint64_t old = user ? vcpu.user_root_mfn() : vcpu.kernel_root_mfn();
-  if (mfn == old) return 0;
-  if (user && mfn == 0) {  // no user root: kernel threads
-    vcpu.set_user_root(0);
-  } else {
-    if (long rc = types.get_type(mfn, mm::PageType::kL4); rc != 0) return rc;
-    if (user)
-      vcpu.set_user_root(mfn);
-    else
-      vcpu.set_kernel_root(mfn);
-  }
-  if (old != 0) types.put_type(old);
-  return 0;
-}
 
 // CLEAR_PAGE and COPY_PAGE write a frame as the guest could: only one that
 // may take the writable type (never a page table).
@@ -58,9 +42,9 @@ long one_op(vmm::Vcpu& vcpu, const mmuext_op& op, uint64_t nr) {
     case MMUEXT_UNPIN_TABLE:
       return types.unpin(op.arg1.mfn);
     case MMUEXT_NEW_BASEPTR:
-      return new_root(vcpu, op.arg1.mfn, false);
+      return set_baseptr(vcpu, op.arg1.mfn, false);
     case MMUEXT_NEW_USER_BASEPTR:
-      return new_root(vcpu, op.arg1.mfn, true);
+      return set_baseptr(vcpu, op.arg1.mfn, true);
     case MMUEXT_TLB_FLUSH_LOCAL:
     case MMUEXT_INVLPG_LOCAL:
       vcpu.request_tlb_flush();
@@ -86,6 +70,23 @@ long one_op(vmm::Vcpu& vcpu, const mmuext_op& op, uint64_t nr) {
 }
 
 }  // namespace
+
+long set_baseptr(vmm::Vcpu& vcpu, uint64_t mfn, bool user) {
+  auto& types = vcpu.domain().page_types();
+  uint64_t old = user ? vcpu.user_root_mfn() : vcpu.kernel_root_mfn();
+  if (mfn == old) return 0;
+  if (user && mfn == 0) {  // no user root: kernel threads
+    vcpu.set_user_root(0);
+  } else {
+    if (long rc = types.get_type(mfn, mm::PageType::kL4); rc != 0) return rc;
+    if (user)
+      vcpu.set_user_root(mfn);
+    else
+      vcpu.set_kernel_root(mfn);
+  }
+  if (old != 0) types.put_type(old);
+  return 0;
+}
 
 long do_mmuext_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   if (!vcpu.domain().is_self(static_cast<domid_t>(args.arg[3]))) return xen::error(XEN_ESRCH);

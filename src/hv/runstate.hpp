@@ -15,6 +15,9 @@ struct Runstate {
 
   // Accounts the time since the last change and enters `state`.
   void change(int state, uint64_t now_ns);
+  // The info with the time in the current state counted up to `now_ns`
+  // (Xen's vcpu_runstate_get, for VCPUOP_get_runstate_info).
+  vcpu_runstate_info_t at(uint64_t now_ns) const;
 };
 
 }  // namespace xpv::hv

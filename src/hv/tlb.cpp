@@ -6,12 +6,25 @@
 
 namespace xpv::hv {
 
+namespace {
+
+// The caller's own flush happens on its way back to the guest; another
+// vCPU is made to flush before the hypercall returns, as Xen's
+// flush_tlb_mask does, since the guest frees pages on that promise.
+void flush(vmm::Vcpu& caller, vmm::Vcpu& target) {
+  if (&target == &caller) {
+    target.request_tlb_flush();
+  } else {
+    target.flush_tlb_and_wait();
+  }
+}
+
+}  // namespace
+
 void flush_all_vcpus(vmm::Vcpu& vcpu) {
   vmm::Domain& d = vcpu.domain();
-  for (unsigned i = 0; i < d.nr_vcpus(); ++i) {
-    d.vcpu(i).request_tlb_flush();
-    if (i != vcpu.id()) d.vcpu(i).kick();
-  }
+  for (unsigned i = 0; i < d.nr_vcpus(); ++i)
+    flush(vcpu, d.vcpu(i));
 }
 
 long flush_vcpu_mask(vmm::Vcpu& vcpu, uint64_t mask_va) {
@@ -19,9 +32,7 @@ long flush_vcpu_mask(vmm::Vcpu& vcpu, uint64_t mask_va) {
   if (!mask) return xen::error(XEN_EFAULT);
   vmm::Domain& d = vcpu.domain();
   for (unsigned i = 0; i < d.nr_vcpus() && i < 64; ++i) {
-    if ((*mask & (1ULL << i)) == 0) continue;
-    d.vcpu(i).request_tlb_flush();
-    if (i != vcpu.id()) d.vcpu(i).kick();
+    if ((*mask & (1ULL << i)) != 0) flush(vcpu, d.vcpu(i));
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 // TLB maintenance a PV guest asks for (UVMF_* flags, MMUEXT_*FLUSH*,
 // MMUEXT_INVLPG*). xpv flushes a vCPU's whole TLB by reloading its CR3
 // before it next runs guest code; a single-page flush is done the same way
-// for now, which is always correct, if slower.
+// for now, which is always correct, if slower. Other vCPUs have flushed
+// when these return.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,8 @@
 // vcpu_op: the guest's own vCPUs (xen/vcpu.h; Xen's common/domain.c
-// do_vcpu_op): where their vcpu_info and runstate live, their timers,
-// and whether they run. Bringing vCPUs up with a new context arrives with SMP.
+// do_vcpu_op): their first context, whether they run, where their
+// vcpu_info and runstate live, and their timers.
 #include "hv/handlers.hpp"
+#include "hv/vcpu_context.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
 
@@ -9,11 +10,32 @@ namespace xpv::hv {
 
 namespace {
 
+// Once only per vCPU: vCPU 0 has its context from the domain builder
+// (default_initialise_vcpu: -EEXIST for an initialised vCPU).
+long initialise(vmm::Vcpu& caller, vmm::Vcpu& target, uint64_t arg) {
+  auto context = caller.guest_memory().read<vcpu_guest_context_t>(arg);
+  if (!context) return xen::error(XEN_EFAULT);
+  std::lock_guard lock(caller.domain().lock());
+  if (target.initialised()) return xen::error(XEN_EEXIST);
+  return load_vcpu_context(target, *context);
+}
+
+long vcpu_up(vmm::Vcpu& caller, vmm::Vcpu& target) {
+  std::lock_guard lock(caller.domain().lock());
+  if (!target.initialised()) return xen::error(XEN_EINVAL);
+  target.bring_online();
+  return 0;
+}
+
 long vcpu_down(vmm::Vcpu& caller, vmm::Vcpu& target) {
-  target.take_offline();
   vmm::Domain& d = caller.domain();
-  for (unsigned i = 0; i < d.nr_vcpus(); ++i)
-    if (d.vcpu(i).online()) return 0;
+  {
+    // Two vCPUs going down at once must not both see the other still up.
+    std::lock_guard lock(d.lock());
+    target.take_offline();
+    for (unsigned i = 0; i < d.nr_vcpus(); ++i)
+      if (d.vcpu(i).online()) return 0;
+  }
   // No vCPU is left to bring another up: the guest has halted for good
   // (Linux does this at the end of its panic and BUG paths).
   caller.crash("every vCPU is down (VCPUOP_down): the guest halted");
@@ -30,21 +52,27 @@ long register_vcpu_info(vmm::Vcpu& caller, vmm::Vcpu& target, uint64_t arg) {
   if (info->offset > 4096 - sizeof(vcpu_info_t) || info->offset % 8 != 0)
     return xen::error(XEN_EINVAL);
   if (target.vcpu_info_registered()) return xen::error(XEN_EINVAL);
+  // Xen's map_vcpu_info: on the calling vCPU, or on one that is down.
+  if (&target != &caller && target.online()) return xen::error(XEN_EINVAL);
   if (long rc = d.page_types().get_type(info->mfn, mm::PageType::kWritable); rc != 0) return rc;
   auto* moved = reinterpret_cast<vcpu_info_t*>(d.ram().frame(info->mfn).data() + info->offset);
   *moved = target.vcpu_info();
   moved->evtchn_upcall_pending = 1;
   moved->evtchn_pending_sel = ~xen_ulong_t{0};
+  d.clock().publish(moved->time);  // before the timer thread can see it
   target.move_vcpu_info(moved, info->mfn);
-  d.clock().publish(moved->time);
   return 0;
+}
+
+long get_runstate_info(vmm::Vcpu& caller, vmm::Vcpu& target, uint64_t arg) {
+  vcpu_runstate_info_t info = target.runstate_info();
+  return caller.guest_memory().write(arg, info) ? 0 : xen::error(XEN_EFAULT);
 }
 
 long register_runstate(vmm::Vcpu& caller, vmm::Vcpu& target, uint64_t arg) {
   auto area = caller.guest_memory().read<vcpu_register_runstate_memory_area_t>(arg);
   if (!area) return xen::error(XEN_EFAULT);
-  target.runstate().area_va = area->addr.p;
-  target.publish_runstate();
+  target.register_runstate_area(area->addr.p);
   return 0;
 }
 
@@ -79,12 +107,18 @@ long do_vcpu_op(vmm::Vcpu& vcpu, const HypercallArgs& args) {
   // Timers are a vCPU's own business (Xen: -EINVAL for another vCPU's).
   bool own = id == vcpu.id();
   switch (cmd) {
+    case VCPUOP_initialise:
+      return initialise(vcpu, target, arg);
+    case VCPUOP_up:
+      return vcpu_up(vcpu, target);
     case VCPUOP_is_up:
       return target.online() ? 1 : 0;
     case VCPUOP_down:
       return vcpu_down(vcpu, target);
     case VCPUOP_register_vcpu_info:
       return register_vcpu_info(vcpu, target, arg);
+    case VCPUOP_get_runstate_info:
+      return get_runstate_info(vcpu, target, arg);
     case VCPUOP_register_runstate_memory_area:
       return register_runstate(vcpu, target, arg);
     case VCPUOP_set_singleshot_timer:

@@ -175,15 +175,24 @@ std::vector<uint64_t> Domain::take_entry_touches() {
   return touches;
 }
 
+// No vCPU may run while the slots are re-registered: for a moment there
+// is no memory, and a vCPU in KVM_RUN would fault on its GDT, IDT or stack
+// and shut down (RunGate; docs/smp.md).
 void Domain::resync_shadow_page_tables() {
   if (!page_tables_written_.load()) return;  // every KVM_RUN asks: no lock when clean
-  std::lock_guard lock(resync_mutex_);
-  if (!page_tables_written_.exchange(false)) return;
-  stats_.shadow_resyncs.fetch_add(1, std::memory_order_relaxed);
-  vm_.unmap_memory(kRamSlot, monitor::kRamBaseMfn << 12);
-  vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
-  vm_.unmap_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12);
-  vm_.map_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12, *hypervisor_region_);
+  run_gate_.stop_world(
+      [this] {
+        for (auto& v : vcpus_)  // one not in the guest yet waits at the gate
+          if (v->in_guest()) v->kick();
+      },
+      [this] {
+        if (!page_tables_written_.exchange(false)) return;
+        stats_.shadow_resyncs.fetch_add(1, std::memory_order_relaxed);
+        vm_.unmap_memory(kRamSlot, monitor::kRamBaseMfn << 12);
+        vm_.map_memory(kRamSlot, monitor::kRamBaseMfn << 12, *ram_region_);
+        vm_.unmap_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12);
+        vm_.map_memory(kHypervisorSlot, monitor::kHypervisorBaseMfn << 12, *hypervisor_region_);
+      });
 }
 
 void Domain::attach_xenstore(uint64_t mfn, evtchn_port_t port) {

@@ -24,6 +24,7 @@
 #include "vmm/console.hpp"
 #include "vmm/console_service.hpp"
 #include "vmm/domain_config.hpp"
+#include "vmm/run_gate.hpp"
 #include "vmm/shutdown.hpp"
 #include "vmm/xenstore_service.hpp"
 #include "xen/abi.hpp"
@@ -81,6 +82,9 @@ class Domain {
   void drop_stale_translations_now();
   void mark_page_tables_written() { page_tables_written_.store(true); }
   void resync_shadow_page_tables();
+  // Every vCPU enters KVM_RUN through it, so that the resync can happen
+  // with none of them running.
+  RunGate& run_gate() { return run_gate_; }
   // The direct-map addresses of the entries to touch; empty when the
   // coming resync drops every cache anyway.
   std::vector<uint64_t> take_entry_touches();
@@ -104,6 +108,11 @@ class Domain {
 
   // Xen's VMASST_TYPE_* bits (vm_assist hypercall).
   std::atomic<uint64_t>& vm_assist() { return vm_assist_; }
+
+  // Xen's domain_lock: held while a hypercall changes which vCPUs have a
+  // context and run (VCPUOP_initialise, VCPUOP_up). Page types, event
+  // channels and timers have locks of their own.
+  std::mutex& lock() { return lock_; }
 
   // Starts the vCPU threads: vCPU 0 runs, the others wait to be brought up.
   void start();
@@ -136,8 +145,9 @@ class Domain {
   Console console_;
   hv::UnimplementedLog unimplemented_;
   std::atomic<uint64_t> vm_assist_{0};
+  std::mutex lock_;
   std::atomic<bool> page_tables_written_{false};
-  std::mutex resync_mutex_;
+  RunGate run_gate_;
   std::mutex touches_mutex_;
   std::vector<uint64_t> entry_touches_;
   std::atomic<bool> have_entry_touches_{false};

@@ -45,6 +45,8 @@ uint64_t sanitize_rflags(uint64_t guest) {
 Vcpu::Vcpu(Domain& domain, const kvm::Vm& vm, unsigned id)
     : domain_(domain), id_(id), fd_(vm, id), vcpu_info_(&domain.shared_info().vcpu_info[id]) {
   hv::CpuidPolicy::instance(vm.system()).apply(fd_);
+  // Only vCPU 0 runs from the start; the others wait for VCPUOP_up.
+  runstate_.info.state = id == 0 ? RUNSTATE_running : RUNSTATE_offline;
 }
 
 Vcpu::~Vcpu() {
@@ -54,26 +56,55 @@ Vcpu::~Vcpu() {
 void Vcpu::set_initial_state(uint64_t entry, uint64_t rsp, uint64_t start_info_va,
                              uint64_t root_mfn) {
   kernel_root_mfn_ = root_mfn;
+  kvm_regs gprs{};
+  gprs.rsi = start_info_va;
+  start_in_context(gprs, GuestFrame{entry, FLAT_RING3_CS64, rflags::kIf, rsp, FLAT_RING3_SS64},
+                   true);
+}
+
+// The monitor's tables first (they reset the segment registers), then
+// what the guest context asks for on top of them.
+void Vcpu::start_in_context(const kvm_regs& gprs, const GuestFrame& frame, bool kernel_mode) {
+  kvm_segment ldtr = fd_.get_sregs().ldt;  // an LDT VCPUOP_initialise loaded stays
+  domain_.monitor().configure_vcpu(fd_, kernel_root_mfn_.load() << 12);
+  if (ldt_.entries != 0) {
+    kvm_sregs s = fd_.get_sregs();
+    s.ldt = ldtr;
+    fd_.set_sregs(s);
+  }
+  fd_.regs() = gprs;
+  frame_ = frame;
   kernel_mode_ = true;
-  domain_.monitor().configure_vcpu(fd_, root_mfn << 12);
-  fd_.regs() = kvm_regs{};
-  fd_.regs().rsi = start_info_va;
-  frame_ = GuestFrame{entry, FLAT_RING3_CS64, rflags::kIf, rsp, FLAT_RING3_SS64};
+  if (kernel_mode) {
+    fd_.set_msr(msr::kGsBase, gs_base_kernel_);
+  } else {
+    enter_mode(false);
+  }
+  fd_.set_msr(msr::kFsBase, fs_base_);
+  if (virtual_ts) set_hardware_ts(true);
+  initialised_.store(true);
   return_to_guest();
 }
 
 void Vcpu::bring_online() {
-  std::lock_guard lock(online_mutex_);
-  online_ = true;
-  online_cv_.notify_all();
+  {
+    std::lock_guard lock(online_mutex_);
+    if (online_) return;
+    online_ = true;
+    online_cv_.notify_all();
+  }
+  change_runstate(RUNSTATE_running);
 }
 
+// From any thread: a vCPU running guest code is made to leave it.
 void Vcpu::take_offline() {
   {
     std::lock_guard lock(online_mutex_);
+    if (!online_) return;
     online_ = false;
   }
-  fd_.request_immediate_exit();
+  change_runstate(RUNSTATE_offline);
+  kick();
 }
 
 bool Vcpu::online() {
@@ -131,17 +162,34 @@ void Vcpu::notify_event() {
 
 void Vcpu::block() {
   __atomic_store_n(&vcpu_info().evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
-  runstate_.change(RUNSTATE_blocked, domain_.clock().system_time_ns());
-  publish_runstate();
+  change_runstate(RUNSTATE_blocked);
+  bool online = true;
   {
     std::unique_lock lock(online_mutex_);
     online_cv_.wait(lock, [this] {
       return __atomic_load_n(&vcpu_info().evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0 ||
              domain_.ending() || !online_;
     });
+    online = online_;
   }
-  runstate_.change(RUNSTATE_running, domain_.clock().system_time_ns());
+  if (online) change_runstate(RUNSTATE_running);  // else take_offline made it offline
+}
+
+void Vcpu::change_runstate(int state) {
+  std::lock_guard lock(runstate_mutex_);
+  runstate_.change(state, domain_.clock().system_time_ns());
   publish_runstate();
+}
+
+void Vcpu::register_runstate_area(uint64_t va) {
+  std::lock_guard lock(runstate_mutex_);
+  runstate_.area_va = va;
+  publish_runstate();
+}
+
+vcpu_runstate_info_t Vcpu::runstate_info() {
+  std::lock_guard lock(runstate_mutex_);
+  return runstate_.at(domain_.clock().system_time_ns());
 }
 
 // Xen's do_poll (xen/common/sched/core.c) blocks without unmasking; a new
@@ -158,8 +206,7 @@ void Vcpu::poll(const std::function<bool()>& woken, uint64_t deadline_ns) {
   uint64_t now = domain_.clock().system_time_ns();
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::nanoseconds(deadline_ns > now ? deadline_ns - now : 0);
-  runstate_.change(RUNSTATE_blocked, now);
-  publish_runstate();
+  change_runstate(RUNSTATE_blocked);
   polling_.store(true);
   {
     std::unique_lock lock(online_mutex_);
@@ -169,8 +216,7 @@ void Vcpu::poll(const std::function<bool()>& woken, uint64_t deadline_ns) {
       online_cv_.wait_until(lock, deadline, done);
   }
   polling_.store(false);
-  runstate_.change(RUNSTATE_running, domain_.clock().system_time_ns());
-  publish_runstate();
+  if (online()) change_runstate(RUNSTATE_running);  // else take_offline made it offline
 }
 
 void Vcpu::wake_if_polling() {
@@ -220,9 +266,19 @@ void Vcpu::run() {
     while (!domain_.ending()) {
       wait_until_online();
       if (domain_.ending()) break;
-      domain_.resync_shadow_page_tables();
-      flush_tlb_if_requested();
-      if (fd_.run())
+      domain_.resync_shadow_page_tables();  // not in_guest_ yet: it kicks the others only
+      // in_guest_ before the flush check: a vCPU that asks for a flush
+      // after it sees it set and waits for this one to leave the guest.
+      in_guest_.store(true);
+      bool exited = false;
+      {
+        RunGate::Running running(domain_.run_gate());
+        flush_tlb_if_requested();
+        exited = fd_.run();
+      }
+      guest_exits_.fetch_add(1);
+      in_guest_.store(false);
+      if (exited)
         handle_exit();
       else if (event_deliverable())
         enter_monitor_soon();
@@ -375,6 +431,10 @@ void Vcpu::return_to_guest() {
 // The touch stub pops each entry's address, then the guest's rdi and rcx,
 // off the monitor stack below the iretq frame (monitor/entry.S).
 void Vcpu::touch_written_entries() {
+  // A vCPU given its context from another thread (the builder,
+  // VCPUOP_initialise) may not run for long: the touches stay for the
+  // vCPU that returns to the guest next, the caller.
+  if (current() != this) return;
   std::vector<uint64_t> touches = domain_.take_entry_touches();
   if (touches.empty()) return;
   size_t n = touches.size();
@@ -400,7 +460,10 @@ void Vcpu::touch_written_entries_now() {
   regs().rip = monitor::Monitor::touch_and_exit_va();
   regs().rflags = rflags::kFixed;
   fd_.mark_regs_dirty();
-  while (!fd_.run()) {  // a kick: the stub goes on where it was
+  {
+    RunGate::Running running(domain_.run_gate());  // no resync meanwhile
+    while (!fd_.run()) {                           // a kick: the stub goes on where it was
+    }
   }
   const kvm_run& r = fd_.run_state();
   if (r.exit_reason != KVM_EXIT_IO || regs().rip != monitor::Monitor::touch_and_exit_done_rip())
@@ -433,7 +496,7 @@ mm::GuestVirtualMemory Vcpu::guest_memory() const {
 }
 
 mm::GuestVirtualMemory Vcpu::kernel_memory() const {
-  return mm::GuestVirtualMemory(domain_.ram(), kernel_root_mfn_);
+  return mm::GuestVirtualMemory(domain_.ram(), kernel_root_mfn_.load());
 }
 
 // Reloading CR3 drops every non-global translation, and xpv never lets a
@@ -445,6 +508,15 @@ void Vcpu::flush_tlb_if_requested() {
   kvm_sregs s = fd_.get_sregs();
   s.cr3 = current_root_mfn() << 12;
   fd_.set_sregs(s);
+}
+
+void Vcpu::flush_tlb_and_wait() {
+  request_tlb_flush();
+  if (!in_guest_.load()) return;  // it flushes before it enters the guest again
+  uint64_t exits = guest_exits_.load();
+  kick();
+  while (in_guest_.load() && guest_exits_.load() == exits && !domain_.ending())
+    std::this_thread::yield();
 }
 
 void Vcpu::set_kernel_root(uint64_t mfn) {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +62,13 @@ class Vcpu {
   // Initial state per the PV ABI: guest kernel mode at `entry` with `rsp`
   // and `start_info_va` in rsi, on page-table root `root_mfn`.
   void set_initial_state(uint64_t entry, uint64_t rsp, uint64_t start_info_va, uint64_t root_mfn);
+  // VCPUOP_initialise (hv/vcpu_context.cpp): starts the vCPU at `frame`
+  // with `gprs`, once the caller has set its roots, GDT, trap table,
+  // callbacks and segment bases. Only for a vCPU that is not running.
+  void start_in_context(const kvm_regs& gprs, const GuestFrame& frame, bool kernel_mode);
+  // Whether the vCPU has a context (vCPU 0 from the builder, the others
+  // from VCPUOP_initialise); changed under Domain::lock().
+  bool initialised() const { return initialised_.load(); }
   // vCPU 0 starts online; others wait for VCPUOP_up.
   void bring_online();
   // VCPUOP_down: the vCPU stops running guest code until brought up again.
@@ -109,21 +117,23 @@ class Vcpu {
   std::array<uint64_t, 8>& debug_registers() { return debug_registers_; }
   // Control registers, IOPL and MSR state the emulation keeps.
   hv::EmulatedCpuState emulated;
-  vcpu_info_t& vcpu_info() { return *vcpu_info_; }
+  // Read by every thread that raises an event for this vCPU.
+  vcpu_info_t& vcpu_info() { return *vcpu_info_.load(std::memory_order_acquire); }
   // VCPUOP_register_vcpu_info: vcpu_info moves into a guest frame (host
   // view, kept valid by the caller's writable type reference).
   void move_vcpu_info(vcpu_info_t* to, uint64_t mfn) {
-    vcpu_info_ = to;
-    vcpu_info_mfn_ = mfn;
+    vcpu_info_mfn_.store(mfn);
+    vcpu_info_.store(to, std::memory_order_release);
   }
-  bool vcpu_info_registered() const { return vcpu_info_mfn_ != 0; }
-  hv::Runstate& runstate() { return runstate_; }
-  // Writes the runstate to the area the guest registered, if any.
-  void publish_runstate();
+  bool vcpu_info_registered() const { return vcpu_info_mfn_.load() != 0; }
+  // VCPUOP_register_runstate_memory_area (any vCPU may register another's).
+  void register_runstate_area(uint64_t va);
+  // VCPUOP_get_runstate_info: the times counted up to now.
+  vcpu_runstate_info_t runstate_info();
   void set_hardware_ts(bool ts);
   void set_user_gs_base(uint64_t base) { gs_base_user_ = base; }
   uint64_t user_root_mfn() const { return user_root_mfn_; }
-  uint64_t kernel_root_mfn() const { return kernel_root_mfn_; }
+  uint64_t kernel_root_mfn() const { return kernel_root_mfn_.load(); }
   // Switches the root the guest kernel runs on (MMUEXT_NEW_BASEPTR); the
   // caller holds the L4 type reference for it.
   void set_kernel_root(uint64_t mfn);
@@ -134,6 +144,12 @@ class Vcpu {
   void set_user_root(uint64_t mfn) { user_root_mfn_ = mfn; }
   // Flushes this vCPU's TLB before it next runs guest code (any thread).
   void request_tlb_flush() { tlb_flush_pending_.store(true); }
+  // The same for another vCPU, which is moreover made to leave guest code
+  // if it runs some: when this returns it uses no translation older than
+  // the call (Xen's flush_tlb_mask waits for its IPIs likewise).
+  void flush_tlb_and_wait();
+  // From its TLB-flush check before KVM_RUN to KVM_RUN's return (any thread).
+  bool in_guest() const { return in_guest_.load(); }
   // The guest frames of this vCPU's GDT (set_gdt), typed as descriptor pages.
   std::vector<uint64_t>& gdt_frames() { return gdt_frames_; }
   Ldt& ldt() { return ldt_; }
@@ -183,27 +199,37 @@ class Vcpu {
 
   GuestFrame frame_;
   bool kernel_mode_ = true;
-  uint64_t kernel_root_mfn_ = 0;
+  std::atomic<bool> initialised_{false};
+  std::atomic<uint64_t> kernel_root_mfn_{0};  // also read by others (runstate area)
   uint64_t fs_base_ = 0;
   uint64_t gs_base_kernel_ = 0;
   uint64_t gs_base_user_ = 0;
   std::array<trap_info_t, 256> trap_table_{};
   std::array<Callback, 8> callbacks_{};
-  vcpu_info_t* vcpu_info_ = nullptr;
-  uint64_t vcpu_info_mfn_ = 0;
+  std::atomic<vcpu_info_t*> vcpu_info_;
+  std::atomic<uint64_t> vcpu_info_mfn_{0};
+  std::mutex runstate_mutex_;  // the vCPU's own thread and VCPUOP callers on others
   hv::Runstate runstate_;
   std::array<uint64_t, 8> debug_registers_{0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400};
   hv::Continuation* continuation_target_ = nullptr;
   uint64_t user_root_mfn_ = 0;
   std::deque<std::string> recent_hypercalls_;
   std::atomic<bool> tlb_flush_pending_{false};
+  // Set around KVM_RUN; exits counts its returns. A vCPU that flushes
+  // another waits for it to leave guest code (flush_tlb_and_wait).
+  std::atomic<bool> in_guest_{false};
+  std::atomic<uint64_t> guest_exits_{0};
   std::vector<uint64_t> gdt_frames_;
   Ldt ldt_;
   bool segment_reload_pending_ = false;
   void flush_tlb_if_requested();
+  void change_runstate(int state);
+  void publish_runstate();  // with runstate_mutex_ held
   void load_root_on_return();
   void enter_mode(bool kernel);
-  uint64_t current_root_mfn() const { return kernel_mode_ ? kernel_root_mfn_ : user_root_mfn_; }
+  uint64_t current_root_mfn() const {
+    return kernel_mode_ ? kernel_root_mfn_.load() : user_root_mfn_;
+  }
   // The root of the current mode is loaded on the way back to the guest
   // (this vCPU's thread only).
   bool root_reload_pending_ = false;
