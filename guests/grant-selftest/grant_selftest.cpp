@@ -2,6 +2,7 @@
 // size and version, its frames mapped and written as Linux does, copies
 // and mappings through grants the domain gave itself, and the refusals
 // Xen answers to forged or invalid grants (common/grant_table.c).
+#include "grant-common/grants.hpp"
 #include "runtime/console.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
@@ -18,10 +19,9 @@ namespace {
 
 using xpv::guest::hypercall;
 using xpv::guest::mfn_of;
+using namespace grants;
 
-constexpr domid_t kSelf = 1;  // xpv's domU; domain 0 is its host backends
 constexpr uint64_t kPresent = 1, kWritable = 2, kAccessed = 1 << 5, kDirty = 1 << 6;
-constexpr uint16_t kInUse = GTF_reading | GTF_writing;
 
 // Pages of this image the tests use: data pages to grant, and pages whose
 // virtual addresses are remapped onto grant-table frames or grants.
@@ -45,30 +45,6 @@ uint64_t mfn(Page p) {
   return mfn_of(pages[p]);
 }
 
-long grant_op(unsigned cmd, void* op, unsigned count = 1) {
-  return hypercall(__HYPERVISOR_grant_table_op, cmd, reinterpret_cast<uintptr_t>(op), count);
-}
-
-gnttab_query_size_t query_size(domid_t dom) {
-  gnttab_query_size_t q{};
-  q.dom = dom;
-  q.status = 99;
-  if (grant_op(GNTTABOP_query_size, &q) != 0) q.status = 98;
-  return q;
-}
-
-// setup_table for `nr` frames into `frames`; the status, or 100 + the
-// hypercall's error when it fails as a whole.
-int setup_table(domid_t dom, uint32_t nr, xen_pfn_t* frames) {
-  gnttab_setup_table_t s{};
-  s.dom = dom;
-  s.nr_frames = nr;
-  s.status = 99;
-  set_xen_guest_handle(s.frame_list, frames);
-  long rc = grant_op(GNTTABOP_setup_table, &s);
-  return rc != 0 ? static_cast<int>(100 + rc) : s.status;
-}
-
 // Maps grant-table frame `frame` at the VA of `window`, as Linux maps the
 // frames setup_table returns (arch_gnttab_map_shared).
 grant_entry_v1_t* table_frame(Page window, xen_pfn_t frame) {
@@ -79,73 +55,14 @@ grant_entry_v1_t* table_frame(Page window, xen_pfn_t frame) {
   return reinterpret_cast<grant_entry_v1_t*>(pages[window]);
 }
 
-grant_entry_v1_t* table() {
+grants::Table table() {
   static grant_entry_v1_t* entries = nullptr;
   if (entries == nullptr) {
     xen_pfn_t frames[2] = {};
     if (setup_table(DOMID_SELF, 2, frames) != GNTST_okay) xpv::guest::panic("setup_table");
     entries = table_frame(kTableWindow, frames[0]);
   }
-  return entries;
-}
-
-// Grants as Linux writes them (gnttab_update_entry_v1): frame and domid
-// first, the flags last, after a barrier.
-void grant(grant_ref_t ref, domid_t to, uint64_t frame, uint16_t flags) {
-  grant_entry_v1_t* e = &table()[ref];
-  e->frame = static_cast<uint32_t>(frame);
-  e->domid = to;
-  __atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
-}
-uint16_t flags_of(grant_ref_t ref) {
-  return __atomic_load_n(&table()[ref].flags, __ATOMIC_ACQUIRE);
-}
-// The guest's revocation (gnttab_end_foreign_access_ref_v1): refused
-// while the grantee holds the grant.
-bool revoke(grant_ref_t ref) {
-  uint16_t flags = flags_of(ref);
-  if ((flags & kInUse) != 0) return false;
-  return __atomic_compare_exchange_n(&table()[ref].flags, &flags, uint16_t{0}, false,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-}
-
-gnttab_copy_t copy_by_ref(grant_ref_t from, grant_ref_t to, uint16_t from_offset,
-                          uint16_t to_offset, uint16_t len) {
-  gnttab_copy_t c{};
-  c.source.u.ref = from;
-  c.source.domid = DOMID_SELF;
-  c.source.offset = from_offset;
-  c.dest.u.ref = to;
-  c.dest.domid = DOMID_SELF;
-  c.dest.offset = to_offset;
-  c.len = len;
-  c.flags = GNTCOPY_source_gref | GNTCOPY_dest_gref;
-  c.status = 99;
-  return c;
-}
-
-int copy_status(gnttab_copy_t c) {
-  long rc = grant_op(GNTTABOP_copy, &c);
-  return rc != 0 ? static_cast<int>(100 + rc) : c.status;
-}
-
-gnttab_map_grant_ref_t map_request(grant_ref_t ref, domid_t dom, uint32_t flags, Page at) {
-  gnttab_map_grant_ref_t m{};
-  m.host_addr = va_of(at);
-  m.flags = flags;
-  m.ref = ref;
-  m.dom = dom;
-  m.status = 99;
-  return m;
-}
-
-int16_t unmap(grant_handle_t handle, Page at) {
-  gnttab_unmap_grant_ref_t u{};
-  u.host_addr = va_of(at);
-  u.handle = handle;
-  u.status = 99;
-  if (grant_op(GNTTABOP_unmap_grant_ref, &u) != 0) return 98;
-  return u.status;
+  return grants::Table(entries);
 }
 
 // --- Size and version ---------------------------------------------------------
@@ -227,12 +144,12 @@ XPV_TEST(GrantFramesAreMappableAndKeepWhatIsWritten) {
   xen_pfn_t frames[2] = {};
   XPV_ASSERT_EQ(setup_table(DOMID_SELF, 2, frames), GNTST_okay);
   grant_entry_v1_t* second = table_frame(kTableWindow1, frames[1]);
-  grant(3, 0, 0x1234, GTF_permit_access);
+  table().grant(3, 0, 0x1234, GTF_permit_access);
   second[5].frame = 0xabcd;
   XPV_EXPECT_EQ(table()[3].frame, 0x1234);
   XPV_EXPECT_EQ(table()[3].domid, 0);
   XPV_EXPECT_EQ(second[5].frame, 0xabcd);
-  grant(3, 0, 0, 0);
+  table().grant(3, 0, 0, 0);
   second[5].frame = 0;
   // A frame of the table not handed out is still the hypervisor's: refused
   // as any frame of Xen's own (-EBUSY, as PageTypes answers).
@@ -263,14 +180,14 @@ XPV_TEST(CopyBetweenOwnPagesThroughGrants) {
   for (unsigned i = 0; i < 4096; ++i)
     pages[kSource][i] = static_cast<uint8_t>(i * 7);
   memset(pages[kDest], 0, 4096);
-  grant(10, kSelf, mfn(kSource), GTF_permit_access | GTF_readonly);
-  grant(11, kSelf, mfn(kDest), GTF_permit_access);
+  table().grant(10, kSelf, mfn(kSource), GTF_permit_access | GTF_readonly);
+  table().grant(11, kSelf, mfn(kDest), GTF_permit_access);
   XPV_EXPECT_EQ(copy_status(copy_by_ref(10, 11, 100, 200, 300)), GNTST_okay);
   XPV_EXPECT_EQ(memcmp(pages[kDest] + 200, pages[kSource] + 100, 300), 0);
   XPV_EXPECT_EQ(pages[kDest][199], 0);
   XPV_EXPECT_EQ(pages[kDest][500], 0);
-  XPV_EXPECT_EQ(flags_of(10), GTF_permit_access | GTF_readonly);  // no bit left set
-  XPV_EXPECT_EQ(flags_of(11), GTF_permit_access);
+  XPV_EXPECT_EQ(table().flags(10), GTF_permit_access | GTF_readonly);  // no bit left set
+  XPV_EXPECT_EQ(table().flags(11), GTF_permit_access);
 }
 
 XPV_TEST(CopyMayNameOwnFramesWithDomidSelfOnly) {
@@ -288,8 +205,8 @@ XPV_TEST(CopyMayNameOwnFramesWithDomidSelfOnly) {
 }
 
 XPV_TEST(CopyRefusesForgedAndInvalidGrants) {
-  grant(12, 0, mfn(kDest), GTF_permit_access);  // granted to domain 0, not us
-  grant(13, kSelf, mfn(kDest), 0);              // nothing permitted
+  table().grant(12, 0, mfn(kDest), GTF_permit_access);  // granted to domain 0, not us
+  table().grant(13, kSelf, mfn(kDest), 0);              // nothing permitted
   XPV_EXPECT_EQ(copy_status(copy_by_ref(10, 10, 0, 0, 8)), GNTST_general_error);  // r/o dest
   XPV_EXPECT_EQ(copy_status(copy_by_ref(10, 12, 0, 0, 8)), GNTST_general_error);
   XPV_EXPECT_EQ(copy_status(copy_by_ref(10, 13, 0, 0, 8)), GNTST_general_error);
@@ -300,9 +217,9 @@ XPV_TEST(CopyRefusesForgedAndInvalidGrants) {
   XPV_EXPECT_EQ(copy_status(c), GNTST_bad_domain);
   c.source.u.ref = 64 * 512;  // both domains are checked before either grant
   XPV_EXPECT_EQ(copy_status(c), GNTST_bad_domain);
-  XPV_EXPECT_EQ(flags_of(10), GTF_permit_access | GTF_readonly);
-  XPV_EXPECT_EQ(flags_of(11), GTF_permit_access);
-  XPV_EXPECT_EQ(flags_of(12), GTF_permit_access);
+  XPV_EXPECT_EQ(table().flags(10), GTF_permit_access | GTF_readonly);
+  XPV_EXPECT_EQ(table().flags(11), GTF_permit_access);
+  XPV_EXPECT_EQ(table().flags(12), GTF_permit_access);
 }
 
 // Each request of a batch gets its own status.
@@ -333,16 +250,16 @@ XPV_TEST(LongCopyBatchIsContinuedToTheEnd) {
   XPV_EXPECT_EQ(long_batch[599].status, GNTST_bad_copy_arg);
   XPV_EXPECT_EQ(memcmp(pages[kDest], pages[kSource], 599), 0);
   XPV_EXPECT_EQ(pages[kDest][599], 0);
-  XPV_EXPECT_EQ(flags_of(10), GTF_permit_access | GTF_readonly);
-  XPV_EXPECT_EQ(flags_of(11), GTF_permit_access);
+  XPV_EXPECT_EQ(table().flags(10), GTF_permit_access | GTF_readonly);
+  XPV_EXPECT_EQ(table().flags(11), GTF_permit_access);
 }
 
 // --- map_grant_ref of a grant the domain gave itself -------------------------------
 
 XPV_TEST(MapGrantRefOfOwnGrantMapsTheFrame) {
   pages[kMapped][0] = 0x42;
-  grant(20, kSelf, mfn(kMapped), GTF_permit_access);
-  gnttab_map_grant_ref_t m = map_request(20, kSelf, GNTMAP_host_map, kHostMap);
+  table().grant(20, kSelf, mfn(kMapped), GTF_permit_access);
+  gnttab_map_grant_ref_t m = map_request(20, kSelf, GNTMAP_host_map, va_of(kHostMap));
   XPV_ASSERT_EQ(grant_op(GNTTABOP_map_grant_ref, &m), 0);
   XPV_ASSERT_EQ(m.status, GNTST_okay);
   XPV_EXPECT_EQ(m.dev_bus_addr, mfn(kMapped) << 12);
@@ -350,81 +267,82 @@ XPV_TEST(MapGrantRefOfOwnGrantMapsTheFrame) {
   XPV_EXPECT_EQ(through[0], 0x42);
   through[1] = 0x43;
   XPV_EXPECT_EQ(pages[kMapped][1], 0x43);
-  XPV_EXPECT_EQ(flags_of(20) & kInUse, kInUse);
-  XPV_EXPECT(!revoke(20));  // in use: the guest cannot take it back
-  XPV_EXPECT_EQ(unmap(m.handle, kHostMap), GNTST_okay);
-  XPV_EXPECT_EQ(flags_of(20) & kInUse, 0);
-  XPV_EXPECT_EQ(unmap(m.handle, kHostMap), GNTST_bad_handle);
-  XPV_EXPECT(revoke(20));
+  XPV_EXPECT_EQ(table().flags(20) & kInUse, kInUse);
+  XPV_EXPECT(!table().revoke(20));  // in use: the guest cannot take it back
+  XPV_EXPECT_EQ(unmap(m.handle, va_of(kHostMap)), GNTST_okay);
+  XPV_EXPECT_EQ(table().flags(20) & kInUse, 0);
+  XPV_EXPECT_EQ(unmap(m.handle, va_of(kHostMap)), GNTST_bad_handle);
+  XPV_EXPECT(table().revoke(20));
 }
 
 XPV_TEST(ReadOnlyMapOfOwnGrantMarksOnlyReading) {
-  grant(21, kSelf, mfn(kMapped), GTF_permit_access | GTF_readonly);
-  gnttab_map_grant_ref_t m = map_request(21, kSelf, GNTMAP_host_map | GNTMAP_readonly, kHostMap2);
+  table().grant(21, kSelf, mfn(kMapped), GTF_permit_access | GTF_readonly);
+  gnttab_map_grant_ref_t m =
+      map_request(21, kSelf, GNTMAP_host_map | GNTMAP_readonly, va_of(kHostMap2));
   XPV_ASSERT_EQ(grant_op(GNTTABOP_map_grant_ref, &m), 0);
   XPV_ASSERT_EQ(m.status, GNTST_okay);
   volatile uint8_t* through = pages[kHostMap2];
   XPV_EXPECT_EQ(through[1], 0x43);
-  XPV_EXPECT_EQ(flags_of(21) & kInUse, GTF_reading);
-  XPV_EXPECT_EQ(unmap(m.handle, kHostMap2), GNTST_okay);
-  XPV_EXPECT_EQ(flags_of(21), GTF_permit_access | GTF_readonly);
+  XPV_EXPECT_EQ(table().flags(21) & kInUse, GTF_reading);
+  XPV_EXPECT_EQ(unmap(m.handle, va_of(kHostMap2)), GNTST_okay);
+  XPV_EXPECT_EQ(table().flags(21), GTF_permit_access | GTF_readonly);
 }
 
 XPV_TEST(MapGrantRefRefusesForgedAndInvalidGrants) {
-  grant(22, 0, mfn(kMapped), GTF_permit_access);                     // someone else's
-  grant(23, kSelf, mfn(kMapped), GTF_permit_access | GTF_readonly);  // read-only
-  grant(24, kSelf, mfn(kMapped), 0);                                 // not permitted
+  table().grant(22, 0, mfn(kMapped), GTF_permit_access);                     // someone else's
+  table().grant(23, kSelf, mfn(kMapped), GTF_permit_access | GTF_readonly);  // read-only
+  table().grant(24, kSelf, mfn(kMapped), 0);                                 // not permitted
   struct Case {
     gnttab_map_grant_ref_t request;
     int16_t status;
   } cases[] = {
-      {map_request(22, kSelf, GNTMAP_host_map, kHostMap), GNTST_general_error},
-      {map_request(23, kSelf, GNTMAP_host_map, kHostMap), GNTST_general_error},
-      {map_request(24, kSelf, GNTMAP_host_map, kHostMap), GNTST_general_error},
-      {map_request(20, kSelf, GNTMAP_readonly, kHostMap), GNTST_bad_gntref},
-      {map_request(4096, kSelf, GNTMAP_host_map, kHostMap), GNTST_bad_gntref},
-      {map_request(20, DOMID_SELF, GNTMAP_host_map, kHostMap), GNTST_bad_domain},
-      {map_request(20, 0, GNTMAP_host_map, kHostMap), GNTST_bad_domain},
+      {map_request(22, kSelf, GNTMAP_host_map, va_of(kHostMap)), GNTST_general_error},
+      {map_request(23, kSelf, GNTMAP_host_map, va_of(kHostMap)), GNTST_general_error},
+      {map_request(24, kSelf, GNTMAP_host_map, va_of(kHostMap)), GNTST_general_error},
+      {map_request(20, kSelf, GNTMAP_readonly, va_of(kHostMap)), GNTST_bad_gntref},
+      {map_request(4096, kSelf, GNTMAP_host_map, va_of(kHostMap)), GNTST_bad_gntref},
+      {map_request(20, DOMID_SELF, GNTMAP_host_map, va_of(kHostMap)), GNTST_bad_domain},
+      {map_request(20, 0, GNTMAP_host_map, va_of(kHostMap)), GNTST_bad_domain},
   };
-  grant(20, kSelf, mfn(kMapped), GTF_permit_access);
+  table().grant(20, kSelf, mfn(kMapped), GTF_permit_access);
   for (Case& c : cases) {
     XPV_EXPECT_EQ(grant_op(GNTTABOP_map_grant_ref, &c.request), 0);
     XPV_EXPECT_EQ(c.request.status, c.status);
   }
   // A host address no L1 maps.
-  gnttab_map_grant_ref_t nowhere = map_request(20, kSelf, GNTMAP_host_map, kHostMap);
+  gnttab_map_grant_ref_t nowhere = map_request(20, kSelf, GNTMAP_host_map, va_of(kHostMap));
   nowhere.host_addr = 0x1000;
   XPV_EXPECT_EQ(grant_op(GNTTABOP_map_grant_ref, &nowhere), 0);
   XPV_EXPECT_EQ(nowhere.status, GNTST_general_error);
-  XPV_EXPECT_EQ(flags_of(20), GTF_permit_access);
-  XPV_EXPECT_EQ(flags_of(22), GTF_permit_access);
-  XPV_EXPECT_EQ(flags_of(23), GTF_permit_access | GTF_readonly);
-  XPV_EXPECT_EQ(unmap(12345, kHostMap), GNTST_bad_handle);
+  XPV_EXPECT_EQ(table().flags(20), GTF_permit_access);
+  XPV_EXPECT_EQ(table().flags(22), GTF_permit_access);
+  XPV_EXPECT_EQ(table().flags(23), GTF_permit_access | GTF_readonly);
+  XPV_EXPECT_EQ(unmap(12345, va_of(kHostMap)), GNTST_bad_handle);
 }
 
 // replace_grant_pv_mapping: unmapping checks that the PTE still maps the
 // granted frame as the grant mapping made it; otherwise the mapping stays.
 XPV_TEST(UnmapRefusesAPteThatNoLongerMapsTheGrant) {
-  grant(25, kSelf, mfn(kMapped), GTF_permit_access);
-  gnttab_map_grant_ref_t m = map_request(25, kSelf, GNTMAP_host_map, kHostMap);
+  table().grant(25, kSelf, mfn(kMapped), GTF_permit_access);
+  gnttab_map_grant_ref_t m = map_request(25, kSelf, GNTMAP_host_map, va_of(kHostMap));
   XPV_ASSERT_EQ(grant_op(GNTTABOP_map_grant_ref, &m), 0);
   XPV_ASSERT_EQ(m.status, GNTST_okay);
   uint64_t rw = kPresent | kWritable | kAccessed | kDirty;
   XPV_ASSERT_EQ(hypercall(__HYPERVISOR_update_va_mapping, va_of(kHostMap), (mfn(kSpare) << 12) | rw,
                           UVMF_INVLPG | UVMF_LOCAL),
                 0);
-  XPV_EXPECT_EQ(unmap(m.handle, kHostMap), GNTST_general_error);
-  XPV_EXPECT_EQ(flags_of(25) & kInUse, kInUse);
-  XPV_EXPECT(!revoke(25));
+  XPV_EXPECT_EQ(unmap(m.handle, va_of(kHostMap)), GNTST_general_error);
+  XPV_EXPECT_EQ(table().flags(25) & kInUse, kInUse);
+  XPV_EXPECT(!table().revoke(25));
   XPV_ASSERT_EQ(hypercall(__HYPERVISOR_update_va_mapping, va_of(kHostMap),
                           (mfn(kMapped) << 12) | kPresent | kAccessed, UVMF_INVLPG | UVMF_LOCAL),
                 0);
-  XPV_EXPECT_EQ(unmap(m.handle, kHostMap), GNTST_general_error);  // read-only now
+  XPV_EXPECT_EQ(unmap(m.handle, va_of(kHostMap)), GNTST_general_error);  // read-only now
   XPV_ASSERT_EQ(hypercall(__HYPERVISOR_update_va_mapping, va_of(kHostMap),
                           (mfn(kMapped) << 12) | rw, UVMF_INVLPG | UVMF_LOCAL),
                 0);
-  XPV_EXPECT_EQ(unmap(m.handle, kHostMap), GNTST_okay);
-  XPV_EXPECT_EQ(flags_of(25), GTF_permit_access);
+  XPV_EXPECT_EQ(unmap(m.handle, va_of(kHostMap)), GNTST_okay);
+  XPV_EXPECT_EQ(table().flags(25), GTF_permit_access);
 }
 
 }  // namespace

@@ -5,9 +5,8 @@
 // entry still holds what it held, the frame keeps its type, the
 // reservation its count.
 //
-// Grant-table escapes (a grant forged for another domain, a mapping of an
-// ungranted frame, ...) belong in guests/mm-attack/grants.cpp, added with
-// the grant tables.
+// grants.cpp tries the same through the grant table (common/grant_table.c):
+// forged grants, frames not owned, page tables made writable.
 #pragma once
 
 #include <cstdint>

@@ -303,7 +303,10 @@ int16_t GrantTable::unmap_for_guest(grant_handle_t handle, uint64_t host_addr,
   const Active& act = active_[t.ref];
   uint64_t mfn = act.mfn;
   bool readonly = (t.flags & GNTMAP_readonly) != 0;
-  if (dev_bus_addr != 0 && dev_bus_addr != (mfn << 12)) return GNTST_general_error;
+  // unmap_common: a bus address is checked only against a device mapping
+  // (GNTST_bad_dev_addr); for a host-only mapping it is ignored.
+  if (dev_bus_addr != 0 && (t.flags & GNTMAP_device_map) != 0 && dev_bus_addr != (mfn << 12))
+    return GNTST_bad_dev_addr;
   if (host_addr != 0 && (t.flags & GNTMAP_host_map) != 0) {
     if (int16_t rc = remove(mfn, t.flags); rc != GNTST_okay) return rc;
     t.flags &= ~static_cast<uint32_t>(GNTMAP_host_map);

@@ -16,6 +16,7 @@
 #include "hv/grant_table.hpp"
 #include "hv/handlers.hpp"
 #include "hv/l1_entry.hpp"
+#include "hv/port_io.hpp"
 #include "hv/tlb.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
@@ -47,11 +48,14 @@ DomainRef resolve_by_id(const vmm::Domain& d, domid_t dom) {
   return dom == d.id() ? DomainRef::kSelf : DomainRef::kNone;
 }
 
-// Xen's guest_handle_okay for an array of `count` T at `va`: the array
-// must not wrap (each element is still copied through the checked path).
-template <typename T>
-bool array_fits(uint64_t va, uint32_t count) {
-  return va <= UINT64_MAX - static_cast<uint64_t>(count) * sizeof(T);
+// Xen's guest_handle_okay (array_access_ok) for an array of 32-bit count:
+// on x86-64 only where the array starts is checked (__addr_ok), so a huge
+// count at a kernel address passes here and is refused later as Xen
+// refuses it (gnttab_setup_table: nr_frames beyond the limit is
+// GNTST_general_error). Each element is still copied through the checked
+// path.
+bool handle_okay(uint64_t va) {
+  return guest_address_ok(va);
 }
 
 // Runs `apply` on each T of the array, writes each back with
@@ -61,7 +65,7 @@ long for_each_request(vmm::Vcpu& vcpu, const HypercallArgs& args, Apply apply,
                       WriteBack write_back) {
   uint64_t list = args.arg[1];
   auto count = static_cast<uint32_t>(args.arg[2]);
-  if (!array_fits<T>(list, count)) return kEfault;
+  if (!handle_okay(list)) return kEfault;
   auto memory = vcpu.guest_memory();
   for (uint32_t i = 0; i < count; ++i) {
     if (i == kPerPass)
@@ -88,7 +92,7 @@ long setup_table(vmm::Vcpu& vcpu, uint64_t va, uint32_t count) {
   auto op = memory.read<gnttab_setup_table_t>(va);
   if (!op) return kEfault;
   uint64_t list = reinterpret_cast<uint64_t>(op->frame_list.p);
-  if (!array_fits<xen_pfn_t>(list, op->nr_frames)) return kEfault;
+  if (!handle_okay(list)) return kEfault;
   GrantTable& gt = vcpu.domain().grant_table();
   switch (resolve_any(vcpu.domain(), op->dom)) {
     case DomainRef::kSelf:

@@ -501,13 +501,28 @@ TEST(GrantTable, DeviceMappingsCheckTheBusAddressOnUnmap) {
   d.grant(24, kGuest, d.frame(15));
   GuestMapResult r = guest_map(d, log, 24, GNTMAP_device_map | GNTMAP_host_map);
   ASSERT_EQ(r.status, GNTST_okay);
-  EXPECT_EQ(guest_unmap(d, log, r.handle, 0, (d.frame(16) << 12)), GNTST_general_error);
+  EXPECT_EQ(guest_unmap(d, log, r.handle, 0, (d.frame(16) << 12)), GNTST_bad_dev_addr);
+  EXPECT_EQ(d.flags(24) & kInUse, kInUse);
   EXPECT_EQ(guest_unmap(d, log, r.handle, 0, r.dev_bus_addr), GNTST_okay);
   EXPECT_EQ(d.flags(24) & kInUse, kInUse);  // the host mapping remains
   EXPECT_TRUE(log.removed.empty());
   EXPECT_EQ(guest_unmap(d, log, r.handle, 0x2000, 0), GNTST_okay);
   EXPECT_EQ(d.flags(24), GTF_permit_access);
   EXPECT_EQ(d.types.pin(d.frame(15), 1), 0);  // no writable type left behind
+}
+
+// unmap_common checks the bus address only of a device mapping: a host
+// mapping is unmapped whatever dev_bus_addr says.
+TEST(GrantTable, HostOnlyMappingsIgnoreTheBusAddressOnUnmap) {
+  TestDomain d;
+  PteLog log;
+  d.grant(25, kGuest, d.frame(15));
+  GuestMapResult r = guest_map(d, log, 25, GNTMAP_host_map);
+  ASSERT_EQ(r.status, GNTST_okay);
+  EXPECT_EQ(guest_unmap(d, log, r.handle, 0x2000, (d.frame(16) << 12)), GNTST_okay);
+  EXPECT_EQ(log.removed, std::vector<uint64_t>{d.frame(15)});
+  EXPECT_EQ(d.flags(25), GTF_permit_access);
+  EXPECT_EQ(guest_unmap(d, log, r.handle, 0x2000, 0), GNTST_bad_handle);
 }
 
 TEST(GrantTable, UnknownHandlesAreBadHandles) {
