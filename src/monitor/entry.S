@@ -65,6 +65,22 @@ touch_and_return:
     .org XPV_STUB_TOUCH_AND_EXIT_OUT, 0x90 /* nops, if any; never backwards */
     outb %al, $0
 
+/* A mode switch also exchanges the guest kernel's and user's GS bases,
+ * which the host keeps in GS_BASE and KERNEL_GS_BASE: one `swapgs` here
+ * instead of a KVM_SET_MSRS, whose vCPU load and put cost more on this
+ * host than the whole stub. */
+    .org XPV_STUB_SWAPGS_LOAD_ROOT_AND_RETURN
+    swapgs
+    movq %rax, %cr3
+    popq %rax
+    iretq
+
+    .org XPV_STUB_SWAPGS_LOAD_ROOT_TOUCH_AND_RETURN
+    swapgs
+    movq %rax, %cr3
+    popq %rax
+    jmp touch_and_return
+
     .org XPV_STUB_SYSCALL64
     outl %eax, $XPV_PORT_SYSCALL64
     .org XPV_STUB_SYSCALL32

@@ -59,7 +59,7 @@ class Monitor {
   // The other ways back to the guest (entry.S): touching page-table
   // entries first, loading a new CR3 first, or both.
   static uint64_t touch_and_return_va();
-  static uint64_t load_root_and_return_va(bool then_touch);
+  static uint64_t load_root_and_return_va(bool then_touch, bool swap_gs = false);
   // The stub that touches entries and exits to the host, and the rip its
   // exit reports.
   static uint64_t touch_and_exit_va();

@@ -14,6 +14,10 @@
 #define XPV_STUB_TOUCH_AND_RETURN 0x210
 #define XPV_STUB_LOAD_ROOT_AND_RETURN 0x230
 #define XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN 0x240
+/* The same two with `swapgs` first: a switch between guest kernel and
+ * user mode exchanges their GS bases. */
+#define XPV_STUB_SWAPGS_LOAD_ROOT_AND_RETURN 0x270
+#define XPV_STUB_SWAPGS_LOAD_ROOT_TOUCH_AND_RETURN 0x280
 /* Touching entries at once, in the middle of a hypercall: back to the
  * host, not to the guest. */
 #define XPV_STUB_TOUCH_AND_EXIT 0x250

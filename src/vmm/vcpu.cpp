@@ -75,11 +75,8 @@ void Vcpu::start_in_context(const kvm_regs& gprs, const GuestFrame& frame, bool 
   fd_.regs() = gprs;
   frame_ = frame;
   kernel_mode_ = true;
-  if (kernel_mode) {
-    fd_.set_msr(msr::kGsBase, gs_base_kernel_);
-  } else {
-    enter_mode(false);
-  }
+  write_gs_msrs(true);
+  if (!kernel_mode) enter_mode(false);
   fd_.set_msr(msr::kFsBase, fs_base_);
   if (virtual_ts) set_hardware_ts(true);
   initialised_.store(true);
@@ -486,7 +483,23 @@ void Vcpu::load_root_on_return() {
   slot[0] = regs().rax;
   regs().rax = current_root_mfn() << 12;
   regs().rsp = va;
-  regs().rip = monitor::Monitor::load_root_and_return_va(touching);
+  regs().rip = monitor::Monitor::load_root_and_return_va(touching, gs_swap_needed());
+}
+
+// The hardware holds the current mode's GS base in GS_BASE and the other
+// mode's in KERNEL_GS_BASE, ready for the swapgs of the next mode switch.
+// (A guest that loads %gs itself changes the hardware's copy of its
+// current base, as on Xen; the swap carries that along.)
+bool Vcpu::gs_swap_needed() {
+  if (hw_gs_is_kernel_ == kernel_mode_) return false;
+  hw_gs_is_kernel_ = kernel_mode_;
+  return true;
+}
+
+void Vcpu::write_gs_msrs(bool kernel_in_gs_base) {
+  hw_gs_is_kernel_ = kernel_in_gs_base;
+  fd_.set_msr(msr::kGsBase, kernel_in_gs_base ? gs_base_kernel_ : gs_base_user_);
+  fd_.set_msr(msr::kKernelGsBase, kernel_in_gs_base ? gs_base_user_ : gs_base_kernel_);
 }
 
 // Through the page tables of the mode the vCPU is in, as the guest itself
@@ -528,13 +541,20 @@ void Vcpu::set_kernel_root(uint64_t mfn) {
 // is global, so kernel pages never stay reachable from user mode.
 void Vcpu::enter_mode(bool kernel) {
   kernel_mode_ = kernel;
-  root_reload_pending_ = true;
-  fd_.set_msr(msr::kGsBase, kernel ? gs_base_kernel_ : gs_base_user_);
+  root_reload_pending_ = true;  // with a swapgs (gs_swap_needed)
 }
 
+// Each base goes to the MSR that holds it now; a mode switch on its way
+// back to the guest may still swap the two. Always written: the guest's
+// own loads of %gs change the hardware's copy behind xpv's back.
 void Vcpu::set_kernel_gs_base(uint64_t base) {
   gs_base_kernel_ = base;
-  if (kernel_mode_) fd_.set_msr(msr::kGsBase, base);
+  fd_.set_msr(hw_gs_is_kernel_ ? msr::kGsBase : msr::kKernelGsBase, base);
+}
+
+void Vcpu::set_user_gs_base(uint64_t base) {
+  gs_base_user_ = base;
+  fd_.set_msr(hw_gs_is_kernel_ ? msr::kKernelGsBase : msr::kGsBase, base);
 }
 
 void Vcpu::set_fs_base(uint64_t base) {

@@ -131,7 +131,7 @@ class Vcpu {
   // VCPUOP_get_runstate_info: the times counted up to now.
   vcpu_runstate_info_t runstate_info();
   void set_hardware_ts(bool ts);
-  void set_user_gs_base(uint64_t base) { gs_base_user_ = base; }
+  void set_user_gs_base(uint64_t base);
   uint64_t user_root_mfn() const { return user_root_mfn_; }
   uint64_t kernel_root_mfn() const { return kernel_root_mfn_.load(); }
   // Switches the root the guest kernel runs on (MMUEXT_NEW_BASEPTR); the
@@ -226,6 +226,10 @@ class Vcpu {
   void change_runstate(int state);
   void publish_runstate();  // with runstate_mutex_ held
   void load_root_on_return();
+  bool gs_swap_needed();
+  void write_gs_msrs(bool kernel_in_gs_base);
+  // Whether GS_BASE (not KERNEL_GS_BASE) holds the guest kernel's base.
+  bool hw_gs_is_kernel_ = true;
   void enter_mode(bool kernel);
   uint64_t current_root_mfn() const {
     return kernel_mode_ ? kernel_root_mfn_.load() : user_root_mfn_;

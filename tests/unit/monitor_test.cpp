@@ -206,6 +206,10 @@ TEST(MonitorClassify, ReturnsThroughTheStubsAtTheirFixedOffsets) {
   EXPECT_EQ(Monitor::touch_and_return_va(), kTextVa + XPV_STUB_TOUCH_AND_RETURN);
   EXPECT_EQ(Monitor::load_root_and_return_va(false), kTextVa + XPV_STUB_LOAD_ROOT_AND_RETURN);
   EXPECT_EQ(Monitor::load_root_and_return_va(true), kTextVa + XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN);
+  EXPECT_EQ(Monitor::load_root_and_return_va(false, true),
+            kTextVa + XPV_STUB_SWAPGS_LOAD_ROOT_AND_RETURN);
+  EXPECT_EQ(Monitor::load_root_and_return_va(true, true),
+            kTextVa + XPV_STUB_SWAPGS_LOAD_ROOT_TOUCH_AND_RETURN);
   EXPECT_EQ(Monitor::touch_and_exit_va(), kTextVa + XPV_STUB_TOUCH_AND_EXIT);
   // The touch loop is four instructions; its exit must come right after
   // it (entry.S pads with nops, and refuses to assemble if it is longer).
