@@ -4,20 +4,13 @@
  * the runtime's (runtime/traps.S, runtime/try.S).
  */
 
-	.set HYPERVISOR_iret, 23	/* xen.h __HYPERVISOR_iret */
-	.set HYPERCALL_STUB_SIZE, 32
+#include "runtime/asm.h"
 
 /*
  * Probes: each executes one instruction at a global label, so that a test
  * knows the exact RIP the exception frame must hold.
  */
 	.text
-
-	.macro PROBE name
-	.globl \name
-	.type \name, @function
-\name:
-	.endm
 
 /* void xpv_probe_int3(void): #BP reports the address after the int3. */
 PROBE xpv_probe_int3
@@ -179,12 +172,7 @@ xpv_probe_bad_forced_cpuid_site:
  * r8-r15), executes int3 and stores the GPRs to `out`.
  */
 PROBE xpv_probe_registers
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	PUSH_CALLEE_SAVED
 	push %rsi
 	mov 0(%rdi), %rax
 	mov 8(%rdi), %rbx
@@ -221,12 +209,7 @@ PROBE xpv_probe_registers
 	pop %rax
 	mov %rax, 40(%rdi)
 	pop %rsi
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	POP_CALLEE_SAVED
 	ret
 
 /* uint64_t xpv_probe_rflags_int3(uint64_t rflags): runs int3 with RFLAGS
@@ -264,12 +247,7 @@ PROBE xpv_probe_int3_with_rsp
  * registers, so the pointers live in memory.
  */
 PROBE xpv_probe_iret
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	PUSH_CALLEE_SAVED
 	mov %rsi, iret_probe_result(%rip)
 	mov %rsp, iret_probe_rsp(%rip)
 	lea -128(%rsp), %rsp		/* the frame, below anything live */
@@ -295,7 +273,7 @@ PROBE xpv_probe_iret
 	mov 16(%rdi), %rcx
 	mov 8(%rdi), %r11
 	mov 0(%rdi), %rax
-	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	XEN_IRET
 	.globl xpv_probe_iret_resume
 xpv_probe_iret_resume:
 	mov %rax, iret_probe_saved_rax(%rip)
@@ -316,12 +294,7 @@ xpv_probe_iret_resume:
 	 * the host's own user selectors, not the virtual ones). */
 	int3
 	mov iret_probe_rsp(%rip), %rsp
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	POP_CALLEE_SAVED
 	ret
 
 	.bss

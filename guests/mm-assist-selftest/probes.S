@@ -9,13 +9,9 @@
  * before their store. The #PF entry is the runtime's (runtime/traps.S).
  */
 
-	.text
+#include "runtime/asm.h"
 
-	.macro PROBE name
-	.globl \name
-	.type \name, @function
-\name:
-	.endm
+	.text
 
 	/* The store itself: where a #PF from the probe points. */
 	.macro SITE name

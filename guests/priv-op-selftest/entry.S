@@ -4,13 +4,9 @@
  * trap's rip. Trap entry and xpv_try are the runtime's
  * (runtime/traps.S, runtime/try.S).
  */
-	.text
+#include "runtime/asm.h"
 
-	.macro PROBE name
-	.globl \name
-	.type \name, @function
-\name:
-	.endm
+	.text
 
 /* void priv_probe_hlt(void) */
 PROBE priv_probe_hlt

@@ -15,8 +15,7 @@
  * (xen-x86_64.h struct iret_context; linux-pv-guest.md 5.2).
  */
 
-	.set HYPERVISOR_iret, 23	/* xen.h __HYPERVISOR_iret */
-	.set HYPERCALL_STUB_SIZE, 32
+#include "runtime/asm.h"
 
 	.macro TRAP_ENTRY vector, has_error_code
 	.balign 16
@@ -107,7 +106,7 @@ trap_common:
 	pop %rbx
 	pop %rax
 	add $8, %rsp			/* the vector: rsp now points at flags */
-	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	XEN_IRET
 	.size trap_common, . - trap_common
 
 /*
@@ -119,15 +118,15 @@ trap_common:
 	.globl xpv_enter_user
 	.type xpv_enter_user, @function
 xpv_enter_user:
-	pushq $0xe02b			/* ss: FLAT_USER_SS */
+	pushq $FLAT_USER_SS		/* ss */
 	push %rsi			/* rsp */
 	pushq $0x2			/* rflags: IF clear, so events stay masked */
-	pushq $0xe033			/* cs: FLAT_USER_CS64 */
+	pushq $FLAT_USER_CS64		/* cs: RPL 3 */
 	push %rdi			/* rip */
 	pushq $0			/* iret_context.flags */
 	mov %rdx, %rdi
 	xor %eax, %eax
-	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	XEN_IRET
 	.size xpv_enter_user, . - xpv_enter_user
 
 	.section .rodata

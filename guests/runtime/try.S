@@ -5,16 +5,13 @@
  * by resuming at xpv_try_landing with rsp = xpv_try_rsp and rax = the value
  * to return, as a kernel's exception fixup would (try.hpp). Not reentrant.
  */
+#include "runtime/asm.h"
+
 	.text
 	.globl xpv_try
 	.type xpv_try, @function
 xpv_try:
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	PUSH_CALLEE_SAVED
 	sub $8, %rsp			/* rsp % 16 == 0 at the call */
 	mov %rsp, xpv_try_rsp(%rip)
 	mov %rdi, %rax
@@ -26,12 +23,7 @@ xpv_try_landing:
 	movq $0, xpv_try_rsp(%rip)
 	cld				/* the interrupted code may have set DF */
 	add $8, %rsp
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	POP_CALLEE_SAVED
 	ret
 	.size xpv_try, . - xpv_try
 
