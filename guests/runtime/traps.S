@@ -39,16 +39,16 @@ xpv_trap_entry_\vector:
 	TRAP_ENTRY \v, 0
 	.endr
 	/* The event callback: the bounce frame has no error code. It goes
-	 * through trap_common as pseudo-vector 0xe0 (traps.hpp kEventUpcall). */
+	 * through trap_common as pseudo-vector 0xe0 (traps.hpp kEventUpcallVector). */
 	TRAP_ENTRY 0xe0, 0
 	/* The syscall callback: a system call from guest user mode, frame as
-	 * above (pseudo-vector 0xe2, kSystemCall). */
+	 * above (pseudo-vector 0xe2, kSystemCallVector). */
 	TRAP_ENTRY 0xe2, 0
 
 	/* The failsafe callback (Xen's load_segments): between R11 and RIP
 	 * the frame holds the DS, ES, FS and GS selectors that failed to
 	 * load. They go to xpv_failsafe_selectors, the rest through
-	 * trap_common as pseudo-vector 0xe1 (kFailsafe). */
+	 * trap_common as pseudo-vector 0xe1 (kFailsafeVector). */
 	.balign 16
 	.globl xpv_failsafe_entry
 xpv_failsafe_entry:
