@@ -176,9 +176,10 @@ const PageFault& last_fault() {
 // with a handler.
 extern "C" void xpv_trap_dispatch(xpv::guest::TrapFrame& frame) {
   using namespace mm_assist;
-  if (frame.rip < address_of(mm_probes_start) || frame.rip >= address_of(mm_probes_end))
+  if (frame.rip < address_of(mm_probes_start) || frame.rip >= address_of(mm_probes_end)) {
     panic("page fault outside the probes: error code %#lx at rip %#lx", frame.error_code,
           frame.rip);
+  }
   the_last_fault = {frame.error_code, frame.rip,
                     the_shared_info != nullptr ? the_shared_info->vcpu_info[0].arch.cr2 : 0};
   ++faults;

@@ -46,9 +46,10 @@ bool cpu_is_amd() {
 extern "C" void xpv_trap_dispatch(xpv::guest::TrapFrame& frame) {
   using priv_op::last_trap;
   last_trap = {true, frame.vector, frame.error_code, frame.rip};
-  if (!xpv::guest::in_try())
+  if (!xpv::guest::in_try()) {
     xpv::guest::panic("unexpected exception %lu (error code %#lx) at rip %#lx", frame.vector,
                       frame.error_code, frame.rip);
+  }
   xpv::guest::resume_at_try_landing(frame, 1);
   // CS carries the saved upcall mask in bits 32-39; iret takes the
   // selector alone.
