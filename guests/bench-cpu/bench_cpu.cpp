@@ -23,6 +23,7 @@
 #include "runtime/console.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/traps.hpp"
 
 // clang-format off
 #include <xen/callback.h>
@@ -41,7 +42,6 @@ uint64_t bench_loop_ud2(uint64_t n);
 uint64_t bench_loop_hypercall(uint64_t n);
 uint64_t bench_loop_page_fault(uint64_t n);
 extern uint64_t bench_event_tsc;
-void bench_event_upcall();
 }
 
 namespace {
@@ -205,10 +205,13 @@ void report_event_latency(const char* name, bool block, const bench::Plan& plan)
 
 }  // namespace
 
-// Called by bench_event_entry with events masked: acknowledges every
-// pending port as a PV kernel's upcall does (xen.h, "event channel
-// upcall"), counting timer events.
-extern "C" void bench_event_upcall() {
+// Called through the runtime's event entry (bench_event_entry jumps to it)
+// with events masked: acknowledges every pending port as a PV kernel's
+// upcall does (xen.h, "event channel upcall"), counting timer events.
+// Nothing else takes the runtime's entry.
+extern "C" void xpv_trap_dispatch(xpv::guest::TrapFrame& frame) {
+  if (frame.vector != xpv::guest::kEventUpcallVector)
+    panic("unexpected trap %lu at rip %#lx", frame.vector, frame.rip);
   shared_info_t& shared = bench::shared_info();
   __atomic_store_n(&vcpu0().evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
   uint64_t words = __atomic_exchange_n(&vcpu0().evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);

@@ -10,18 +10,10 @@
  * and RAX on top of iret_context.flags (xen-x86_64.h struct iret_context).
  */
 
-	.set HYPERVISOR_iret, 23	/* xen.h __HYPERVISOR_iret */
-	.set HYPERVISOR_xen_version, 17
-	.set HYPERCALL_STUB_SIZE, 32
-	.set VGCF_in_syscall, 256	/* xen-x86_64.h */
-	.set FLAT_USER_CS, 0xe033	/* xen-x86_64.h FLAT_RING3_CS64 */
-	.set FLAT_USER_SS, 0xe02b	/* FLAT_RING3_SS64 */
+#include "runtime/asm.h"
+
 	.set SYSCALL_LEAVE_USER_MODE, 1	/* bench_user_start's last syscall */
 	.set BENCH_UNMAPPED, 0x1000	/* L4 slot 0: nothing maps it */
-
-	.macro IRET
-	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
-	.endm
 
 	.macro TSC_TO reg
 	rdtsc
@@ -46,7 +38,7 @@ bench_syscall_entry:
 	cmp $SYSCALL_LEAVE_USER_MODE, %eax
 	je leave_user_mode
 	push $VGCF_in_syscall
-	IRET
+	XEN_IRET
 	.size bench_syscall_entry, . - bench_syscall_entry
 
 /* #UD handler: skip the 2-byte ud2 and return. */
@@ -57,7 +49,7 @@ bench_invalid_opcode_entry:
 	pop %r11
 	addq $2, (%rsp)
 	push $0
-	IRET
+	XEN_IRET
 	.size bench_invalid_opcode_entry, . - bench_invalid_opcode_entry
 
 /* #PF handler: the fault is bench_loop_page_fault's 3-byte load; skip it.
@@ -69,12 +61,13 @@ bench_page_fault_entry:
 	pop %r11
 	movq $0, (%rsp)
 	addq $3, 8(%rsp)
-	IRET
+	XEN_IRET
 	.size bench_page_fault_entry, . - bench_page_fault_entry
 
 /*
  * The event callback: the TSC first (event latency is measured to here),
- * then bench_event_upcall() in C acknowledges the event.
+ * then the runtime's event entry (runtime/traps.S), whose
+ * xpv_trap_dispatch acknowledges the event.
  */
 	.globl bench_event_entry
 	.type bench_event_entry, @function
@@ -85,77 +78,42 @@ bench_event_entry:
 	mov %rax, bench_event_tsc(%rip)
 	pop %rdx
 	pop %rax
-	pop %rcx
-	pop %r11
-	push %rax
-	push %rcx
-	push %rdx
-	push %rsi
-	push %rdi
-	push %r8
-	push %r9
-	push %r10
-	push %r11
-	push %rbx
-	mov %rsp, %rbx
-	and $-16, %rsp
-	cld
-	call bench_event_upcall
-	mov %rbx, %rsp
-	pop %rbx
-	pop %r11
-	pop %r10
-	pop %r9
-	pop %r8
-	pop %rdi
-	pop %rsi
-	pop %rdx
-	pop %rcx
-	pop %rax
-	push $0
-	IRET
+	jmp xpv_trap_entry_0xe0
 	.size bench_event_entry, . - bench_event_entry
 
 /*
  * void bench_run_in_user_mode(void (*fn)(void*), void* arg, void* user_stack)
  *
- * Enters guest user mode through the iret hypercall at bench_user_start,
+ * Enters guest user mode at bench_user_start (runtime's xpv_enter_user),
  * which calls fn(arg) there and comes back through the syscall callback;
- * returns in kernel mode. Events stay masked (RFLAGS.IF clear).
+ * returns in kernel mode. It runs under xpv_try (runtime/try.S): the
+ * syscall callback ends user mode at its landing point.
  */
 	.globl bench_run_in_user_mode
 	.type bench_run_in_user_mode, @function
 bench_run_in_user_mode:
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
-	mov %rsp, kernel_rsp(%rip)
 	mov %rdi, user_fn(%rip)
 	mov %rsi, user_arg(%rip)
 	and $-16, %rdx
-	sub $8, %rsp
-	push $FLAT_USER_SS
-	push %rdx			/* rsp */
-	push $0x2			/* rflags: IF clear, events masked */
-	push $FLAT_USER_CS
-	lea bench_user_start(%rip), %rax
-	push %rax			/* rip */
-	push $0				/* flags */
-	xor %eax, %eax
-	IRET
-leave_user_mode:
-	mov kernel_rsp(%rip), %rsp
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
-	ret
+	lea enter_user_mode(%rip), %rdi
+	mov %rdx, %rsi
+	jmp xpv_try			/* xpv_try(enter_user_mode, user_stack) */
 	.size bench_run_in_user_mode, . - bench_run_in_user_mode
+
+/* xpv_try's body: rdi = the user stack. */
+	.type enter_user_mode, @function
+enter_user_mode:
+	mov %rdi, %rsi
+	lea bench_user_start(%rip), %rdi
+	jmp xpv_enter_user
+	.size enter_user_mode, . - enter_user_mode
+
+	.type leave_user_mode, @function
+leave_user_mode:
+	mov xpv_try_rsp(%rip), %rsp
+	xor %eax, %eax
+	jmp xpv_try_landing
+	.size leave_user_mode, . - leave_user_mode
 
 /* Runs in user mode: fn(arg), then back to the kernel. */
 	.type bench_user_start, @function
@@ -205,7 +163,7 @@ bench_user_start:
 	.macro XEN_VERSION_ZERO
 	xor %edi, %edi
 	xor %esi, %esi
-	call hypercall_page + HYPERVISOR_xen_version * HYPERCALL_STUB_SIZE
+	call HYPERCALL_STUB(__HYPERVISOR_xen_version)
 	.endm
 
 	TIMED_LOOP bench_loop_syscall, SYSCALL_ZERO
@@ -220,8 +178,6 @@ bench_user_start:
 
 	.bss
 	.balign 8
-kernel_rsp:
-	.quad 0
 user_fn:
 	.quad 0
 user_arg:

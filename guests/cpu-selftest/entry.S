@@ -1,185 +1,16 @@
 /*
- * Exception entry and return, as a 64-bit PV kernel does them, plus the
- * small pieces of code whose exact instructions the tests need to know.
- *
- * The hypervisor bounces an exception to the handler in the trap table on
- * the current stack (linux-pv-guest.md 5.1). Low to high the frame is RCX,
- * R11, [error code], RIP, CS, RFLAGS, RSP, SS. Each entry stub pops RCX and
- * R11 back into their registers, pushes a 0 where the vector has no error
- * code so that every frame has one shape, pushes the vector and jumps to
- * trap_common. That saves the registers as a struct TrapFrame (traps.hpp),
- * calls xpv_trap_dispatch(frame), restores the registers (with whatever the
- * handler changed) and returns the way Linux's xen_iret does: the
- * error-code slot becomes iret_context.flags, and a jump to hypercall_page's
- * iret stub pushes RCX, R11 and RAX on top of it (xen-x86_64.h struct
- * iret_context; linux-pv-guest.md 5.2).
+ * The code whose exact instructions the tests need to know: the probes,
+ * the iret probe, and the user-mode programs. Trap entry and xpv_try are
+ * the runtime's (runtime/traps.S, runtime/try.S).
  */
 
-	.set HYPERVISOR_iret, 23	/* xen.h __HYPERVISOR_iret */
-	.set HYPERCALL_STUB_SIZE, 32
-
-	.macro TRAP_ENTRY vector, has_error_code
-	.balign 16
-xpv_trap_entry_\vector:
-	pop %rcx
-	pop %r11
-	.if \has_error_code == 0
-	push $0
-	.endif
-	push $\vector
-	jmp trap_common
-	.endm
-
-	.text
-	/* The vectors that push an error code (create_bounce_frame). */
-	.irp v, 8, 10, 11, 12, 13, 14, 17, 21
-	TRAP_ENTRY \v, 1
-	.endr
-	.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 9, 15, 16, 18, 19, 20, 0x80
-	TRAP_ENTRY \v, 0
-	.endr
-	/* The event callback: the bounce frame has no error code. It goes
-	 * through trap_common as pseudo-vector 0xe0 (traps.hpp kEventUpcall). */
-	TRAP_ENTRY 0xe0, 0
-	.globl xpv_trap_entry_0xe0
-	/* The syscall callback: a system call from guest user mode, frame as
-	 * above (pseudo-vector 0xe2, kSystemCall). */
-	TRAP_ENTRY 0xe2, 0
-	.globl xpv_trap_entry_0xe2
-
-	/* The failsafe callback (Xen's load_segments): between R11 and RIP
-	 * the frame holds the DS, ES, FS and GS selectors that failed to
-	 * load. They go to xpv_failsafe_selectors, the rest through
-	 * trap_common as pseudo-vector 0xe1 (kFailsafe). */
-	.balign 16
-	.globl xpv_failsafe_entry
-xpv_failsafe_entry:
-	pop %rcx
-	pop %r11
-	pop xpv_failsafe_selectors(%rip)
-	pop xpv_failsafe_selectors+8(%rip)
-	pop xpv_failsafe_selectors+16(%rip)
-	pop xpv_failsafe_selectors+24(%rip)
-	push $0
-	push $0xe1
-	jmp trap_common
-
-	.type trap_common, @function
-trap_common:
-	push %rax
-	push %rbx
-	push %rcx
-	push %rdx
-	push %rsi
-	push %rdi
-	push %rbp
-	push %r8
-	push %r9
-	push %r10
-	push %r11
-	push %r12
-	push %r13
-	push %r14
-	push %r15
-	/* Nothing since the handler's first instruction has changed RFLAGS
-	 * (pop, push and jmp leave them alone), so this is what the
-	 * hypervisor entered the handler with. */
-	pushfq
-	cld				/* the interrupted code may have set DF */
-	mov %rsp, %rdi
-	mov %rsp, %rbx			/* callee-saved: survives the call */
-	and $-16, %rsp			/* whatever the frame's alignment */
-	call xpv_trap_dispatch
-	mov %rbx, %rsp
-	add $8, %rsp			/* entry rflags */
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %r11
-	pop %r10
-	pop %r9
-	pop %r8
-	pop %rbp
-	pop %rdi
-	pop %rsi
-	pop %rdx
-	pop %rcx
-	pop %rbx
-	pop %rax
-	add $8, %rsp			/* the vector: rsp now points at flags */
-	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
-	.size trap_common, . - trap_common
-
-	.section .rodata
-	.balign 8
-	.globl xpv_trap_entries
-	.type xpv_trap_entries, @object
-/* Entry stub addresses by vector, 0 where this guest has none. */
-xpv_trap_entries:
-	.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21
-	.quad xpv_trap_entry_\v
-	.endr
-	.size xpv_trap_entries, . - xpv_trap_entries
-	.globl xpv_trap_entry_0x80
-
-/*
- * long xpv_try(void (*body)(void*), void* arg)
- *
- * Calls body(arg) and returns 0, unless a trap handler ends the call early
- * by resuming at xpv_try_landing with rsp = xpv_try_rsp and rax = the value
- * to return, as a kernel's exception fixup would. Not reentrant.
- */
-	.text
-	.globl xpv_try
-	.type xpv_try, @function
-xpv_try:
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
-	sub $8, %rsp			/* rsp % 16 == 0 at the call */
-	mov %rsp, xpv_try_rsp(%rip)
-	mov %rdi, %rax
-	mov %rsi, %rdi
-	call *%rax
-	xor %eax, %eax
-	.globl xpv_try_landing
-xpv_try_landing:
-	movq $0, xpv_try_rsp(%rip)
-	cld
-	add $8, %rsp
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
-	ret
-	.size xpv_try, . - xpv_try
-
-	.bss
-	.balign 8
-	.globl xpv_try_rsp
-xpv_try_rsp:
-	.quad 0
-	.globl xpv_failsafe_selectors
-xpv_failsafe_selectors:
-	.quad 0, 0, 0, 0
+#include "runtime/asm.h"
 
 /*
  * Probes: each executes one instruction at a global label, so that a test
  * knows the exact RIP the exception frame must hold.
  */
 	.text
-
-	.macro PROBE name
-	.globl \name
-	.type \name, @function
-\name:
-	.endm
 
 /* void xpv_probe_int3(void): #BP reports the address after the int3. */
 PROBE xpv_probe_int3
@@ -341,12 +172,7 @@ xpv_probe_bad_forced_cpuid_site:
  * r8-r15), executes int3 and stores the GPRs to `out`.
  */
 PROBE xpv_probe_registers
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	PUSH_CALLEE_SAVED
 	push %rsi
 	mov 0(%rdi), %rax
 	mov 8(%rdi), %rbx
@@ -383,12 +209,7 @@ PROBE xpv_probe_registers
 	pop %rax
 	mov %rax, 40(%rdi)
 	pop %rsi
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	POP_CALLEE_SAVED
 	ret
 
 /* uint64_t xpv_probe_rflags_int3(uint64_t rflags): runs int3 with RFLAGS
@@ -426,12 +247,7 @@ PROBE xpv_probe_int3_with_rsp
  * registers, so the pointers live in memory.
  */
 PROBE xpv_probe_iret
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	PUSH_CALLEE_SAVED
 	mov %rsi, iret_probe_result(%rip)
 	mov %rsp, iret_probe_rsp(%rip)
 	lea -128(%rsp), %rsp		/* the frame, below anything live */
@@ -457,7 +273,7 @@ PROBE xpv_probe_iret
 	mov 16(%rdi), %rcx
 	mov 8(%rdi), %r11
 	mov 0(%rdi), %rax
-	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
+	XEN_IRET
 	.globl xpv_probe_iret_resume
 xpv_probe_iret_resume:
 	mov %rax, iret_probe_saved_rax(%rip)
@@ -478,12 +294,7 @@ xpv_probe_iret_resume:
 	 * the host's own user selectors, not the virtual ones). */
 	int3
 	mov iret_probe_rsp(%rip), %rsp
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	POP_CALLEE_SAVED
 	ret
 
 	.bss
@@ -497,28 +308,8 @@ iret_probe_saved_rax:
 
 	.section .note.GNU-stack, "", @progbits	/* no executable stack */
 
-/*
- * Guest user mode (user_mode.cpp).
- *
- * void xpv_enter_user(uint64_t rip, uint64_t rsp, uint64_t rdi): enters
- * guest user mode at rip with rsp, rdi as its argument and events masked,
- * through the iret hypercall with a user CS (RPL 3). Returns only if a
- * handler resumes an xpv_try around it.
- */
+/* Guest user mode (user_mode.cpp); xpv_enter_user is the runtime's. */
 	.text
-	.globl xpv_enter_user
-	.type xpv_enter_user, @function
-xpv_enter_user:
-	pushq $0xe02b			/* ss: FLAT_USER_SS */
-	push %rsi			/* rsp */
-	pushq $0x2			/* rflags: IF clear, so events stay masked */
-	pushq $0xe033			/* cs: FLAT_USER_CS64 */
-	push %rdi			/* rip */
-	pushq $0			/* iret_context.flags */
-	mov %rdx, %rdi
-	xor %eax, %eax
-	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
-	.size xpv_enter_user, . - xpv_enter_user
 
 /* void xpv_fxsave(void* area) / xpv_fxrstor(const void* area): 512 bytes,
  * 16-byte aligned. The guest kernel switches FPU state with them. */

@@ -27,7 +27,7 @@ void mask_port(evtchn_port_t port);    // sets the mask bit in shared_info
 bool port_pending(evtchn_port_t port);
 void clear_port(evtchn_port_t port);  // clears its pending bit
 
-// Registers the event callback (entry.S, pseudo-vector kEventUpcall).
+// Registers the event callback (runtime/traps.S, pseudo-vector kEventUpcall).
 long register_event_callback();
 
 // What the callback saw: each port it found pending (and cleared), and

@@ -1,19 +1,11 @@
 #include "cpu-selftest/traps.hpp"
 
-#include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/string.hpp"
-
-extern "C" const uint64_t xpv_trap_entries[];  // by vector, 0-21 (entry.S)
-extern "C" const char xpv_trap_entry_0x80[];
-extern "C" uint64_t xpv_try_rsp;
-extern "C" const char xpv_try_landing[];
 
 namespace cpu_selftest {
 
 namespace {
-
-constexpr unsigned kFirstVectorWithoutEntry = 22;
 
 TrapHandler handlers[256];
 TrapLogEntry log_entries[kTrapLogSize];
@@ -27,21 +19,8 @@ uint8_t default_flags(unsigned vector) {
   return vector == kBreakpoint || vector == 4 ? 3 : 0;
 }
 
-uint64_t handler_of(unsigned vector) {
-  return vector == kSoftwareInterrupt ? address_of(xpv_trap_entry_0x80) : xpv_trap_entries[vector];
-}
-
-trap_info_t entry_for(unsigned vector, uint8_t flags) {
-  trap_info_t entry{};
-  entry.vector = static_cast<uint8_t>(vector);
-  entry.flags = flags;
-  entry.cs = FLAT_KERNEL_CS;
-  entry.address = handler_of(vector);
-  return entry;
-}
-
 void default_handler(TrapFrame& frame) {
-  if (xpv_try_rsp != 0) return resume_at_try_landing(frame, kTrapped + frame.vector);
+  if (xpv::guest::in_try()) return resume_at_try_landing(frame, kTrapped + frame.vector);
   if (frame.vector == kBreakpoint) return;
   xpv::guest::panic("unexpected exception %lu (error code %#lx) at rip %#lx", frame.vector,
                     frame.error_code, frame.rip);
@@ -50,18 +29,19 @@ void default_handler(TrapFrame& frame) {
 }  // namespace
 
 long install_trap_table() {
-  trap_info_t table[kFirstVectorWithoutEntry + 2]{};
+  using xpv::guest::kTrapEntryVectors;
+  trap_info_t table[kTrapEntryVectors + 2]{};
   unsigned n = 0;
-  for (unsigned v = 0; v < kFirstVectorWithoutEntry; ++v)
-    table[n++] = entry_for(v, default_flags(v));
-  table[n++] = entry_for(kSoftwareInterrupt, 0);
+  for (unsigned v = 0; v < kTrapEntryVectors; ++v)
+    table[n++] = xpv::guest::trap_info_for(v, default_flags(v));
+  table[n++] = xpv::guest::trap_info_for(kSoftwareInterrupt, 0);
   // table[n] stays zero: address 0 ends the list.
-  return xpv::guest::hypercall(__HYPERVISOR_set_trap_table, address_of(table));
+  return xpv::guest::set_trap_table(table);
 }
 
 long set_trap_flags(unsigned vector, uint8_t flags) {
-  trap_info_t table[2] = {entry_for(vector, flags), {}};
-  return xpv::guest::hypercall(__HYPERVISOR_set_trap_table, address_of(table));
+  trap_info_t table[2] = {xpv::guest::trap_info_for(vector, flags), {}};
+  return xpv::guest::set_trap_table(table);
 }
 
 ScopedTrapHandler::ScopedTrapHandler(unsigned vector, TrapHandler handler)
@@ -93,13 +73,6 @@ void set_next_iret_flags(uint64_t flags) {
   next_iret_flags = flags;
 }
 
-void resume_at_try_landing(TrapFrame& frame, long value) {
-  if (xpv_try_rsp == 0) xpv::guest::panic("resume_at_try_landing outside xpv_try");
-  frame.rip = address_of(xpv_try_landing);
-  frame.rsp = xpv_try_rsp;
-  frame.rax = static_cast<uint64_t>(value);
-}
-
 void set_upcall_mask(bool masked) {
   static bool mask_wanted;
   mask_wanted = masked;
@@ -119,8 +92,8 @@ uint8_t upcall_mask() {
 
 }  // namespace cpu_selftest
 
-// Called by trap_common (entry.S) for every exception.
-extern "C" void xpv_trap_dispatch(cpu_selftest::TrapFrame& frame) {
+// Called by the runtime's trap_common (runtime/traps.S) for every trap.
+extern "C" void xpv_trap_dispatch(xpv::guest::TrapFrame& frame) {
   using namespace cpu_selftest;
   TrapLogEntry& entry = log_entries[log_count++ % kTrapLogSize];
   memcpy(&entry.frame, &frame, sizeof frame);

@@ -1,37 +1,18 @@
-// The guest side of exception delivery: a trap table whose handlers save
-// the registers as a TrapFrame, let the running test look at (and change)
-// it, and return through the iret hypercall, as a PV kernel does
-// (entry.S). Also the probes: code at known addresses that raises one
+// The guest side of exception delivery: a trap table of the runtime's
+// entry stubs (runtime/traps.hpp), whose dispatcher lets the running test
+// look at (and change) the TrapFrame. Also the probes: code at known addresses that raises one
 // exception each, and the iret probe.
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
-
+#include "runtime/traps.hpp"
 #include "runtime/xen.hpp"
 
 namespace cpu_selftest {
 
-// What trap_common saves, lowest address first. The bounce frame is the
-// tail: rcx and r11 came from its first two slots, then error_code, rip,
-// cs, rflags, rsp and ss are the frame itself.
-struct TrapFrame {
-  // The handler's RFLAGS on entry. (Its CS and SS show in the frame of a
-  // nested trap: under KVM's PVM backend, mov from a segment register reads
-  // the host's selectors, not the virtual ones.)
-  uint64_t entry_rflags;
-  uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
-  uint64_t vector;
-  // 0 for vectors without one. On return this slot is iret_context.flags:
-  // the dispatcher stores next_iret_flags (normally 0) into it.
-  uint64_t error_code;
-  uint64_t rip, cs, rflags, rsp, ss;  // the interrupted context
-
-  // The saved upcall mask that the hypervisor put in CS bits 32-39.
-  uint8_t saved_upcall_mask() const { return static_cast<uint8_t>(cs >> 32); }
-  uint16_t selector() const { return static_cast<uint16_t>(cs); }
-};
-static_assert(sizeof(TrapFrame) == 23 * 8);
+using xpv::guest::resume_at_try_landing;
+using xpv::guest::TrapFrame;
+using xpv::guest::try_run;
 
 namespace rflags {
 constexpr uint64_t kCf = 1ULL << 0;
@@ -56,10 +37,10 @@ enum Vector : unsigned {
   kX87FloatingPoint = 16,
   kSimdFloatingPoint = 19,
   kSoftwareInterrupt = 0x80,  // the int $0x80 the probes use
-  // Not vectors: the event and failsafe callbacks enter trap_common too.
-  kEventUpcall = 0xe0,
-  kFailsafe = 0xe1,
-  kSystemCall = 0xe2,
+  // Not vectors: the callbacks enter the runtime's trap_common too.
+  kEventUpcall = xpv::guest::kEventUpcallVector,
+  kFailsafe = xpv::guest::kFailsafeVector,
+  kSystemCall = xpv::guest::kSystemCallVector,
 };
 
 // A kernel-mode bounce frame's CS: FLAT_KERNEL_CS64 with the RPL cleared.
@@ -113,14 +94,10 @@ unsigned trap_depth();  // handlers running now
 // The iret_context.flags for the return from the trap being handled.
 void set_next_iret_flags(uint64_t flags);
 
-// Ends the innermost xpv_try: it returns `value`.
-void resume_at_try_landing(TrapFrame& frame, long value);
-constexpr long kTrapped = 0x1000;  // xpv_try's result is kTrapped + vector
-
-// Runs body() and returns 0, or kTrapped + vector when an exception ended
-// it (with no test handler installed for that vector).
-template <typename Body>
-long try_run(Body&& body);
+// try_run(body) returns 0, or kTrapped + vector when an exception ended
+// it (with no test handler installed for that vector): the default
+// handler's resume_at_try_landing.
+constexpr long kTrapped = 0x1000;
 
 // Changes the upcall mask through the iret hypercall (a trap whose
 // handler edits the saved RFLAGS.IF), and reads it through the CS of an
@@ -131,8 +108,6 @@ uint8_t upcall_mask();
 }  // namespace cpu_selftest
 
 extern "C" {
-long xpv_try(void (*body)(void*), void* arg);
-
 void xpv_probe_int3();
 void xpv_probe_ud2();
 void xpv_probe_divide_error();
@@ -153,10 +128,6 @@ void xpv_probe_registers(const uint64_t in[15], uint64_t out[15]);
 uint64_t xpv_probe_rflags_int3(uint64_t rflags);
 void xpv_probe_int3_with_rsp(uint64_t rsp);
 
-// Callback entry points (entry.S) and what the failsafe frame held.
-extern const char xpv_trap_entry_0xe0[], xpv_failsafe_entry[];
-extern uint64_t xpv_failsafe_selectors[4];  // ds, es, fs, gs
-
 // What xpv_probe_iret found at its resume label.
 struct IretResult {
   uint64_t rax, rcx, r11, rflags, rsp;
@@ -176,12 +147,6 @@ namespace cpu_selftest {
 
 inline uint64_t address_of(const void* p) {
   return reinterpret_cast<uintptr_t>(p);
-}
-
-template <typename Body>
-long try_run(Body&& body) {
-  using Callable = std::remove_reference_t<Body>;
-  return xpv_try([](void* arg) { (*static_cast<Callable*>(arg))(); }, &body);
 }
 
 }  // namespace cpu_selftest

@@ -62,9 +62,7 @@ inline uint64_t user_syscall(uint64_t nr, uint64_t arg) {
 }  // namespace cpu_selftest
 
 extern "C" {
-void xpv_enter_user(uint64_t rip, uint64_t rsp, uint64_t rdi);
 void xpv_fxsave(void* area);
 void xpv_fxrstor(const void* area);
 void xpv_user_fpu_program(uint64_t value);
-extern const char xpv_trap_entry_0xe2[];
 }

@@ -3,6 +3,7 @@
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/string.hpp"
+#include "runtime/traps.hpp"
 
 // runtime/xen.hpp has pinned the interface version.
 // clang-format off
@@ -11,7 +12,6 @@
 
 extern "C" const char VIRT_BASE[];  // guest.ld
 extern "C" const char mm_probes_start[], mm_probes_end[];
-extern "C" void mm_page_fault_entry();
 
 namespace mm_assist {
 
@@ -44,11 +44,9 @@ uint64_t frame_of(uint64_t entry) {
 }
 
 long install_page_fault_handler() {
-  trap_info_t table[2]{};
-  table[0].vector = 14;
-  table[0].cs = FLAT_KERNEL_CS;
-  table[0].address = reinterpret_cast<uintptr_t>(&mm_page_fault_entry);
-  return hypercall(__HYPERVISOR_set_trap_table, address_of(table));
+  constexpr unsigned kPageFault = 14;
+  trap_info_t table[2] = {xpv::guest::trap_info_for(kPageFault), {}};
+  return xpv::guest::set_trap_table(table);
 }
 
 long mmuext(unsigned cmd, uint64_t arg1) {
@@ -174,25 +172,22 @@ const PageFault& last_fault() {
 
 }  // namespace mm_assist
 
-// The part of the bounce frame from the error code up.
-struct PageFaultFrame {
-  uint64_t error_code, rip, cs, rflags, rsp, ss;
-};
-
-// Called by mm_page_fault_entry (probes.S) for every #PF.
-extern "C" void mm_page_fault(PageFaultFrame* frame) {
+// Called by the runtime's #PF entry (runtime/traps.S), the one vector
+// with a handler.
+extern "C" void xpv_trap_dispatch(xpv::guest::TrapFrame& frame) {
   using namespace mm_assist;
-  if (frame->rip < address_of(mm_probes_start) || frame->rip >= address_of(mm_probes_end))
-    panic("page fault outside the probes: error code %#lx at rip %#lx", frame->error_code,
-          frame->rip);
-  the_last_fault = {frame->error_code, frame->rip,
+  if (frame.rip < address_of(mm_probes_start) || frame.rip >= address_of(mm_probes_end)) {
+    panic("page fault outside the probes: error code %#lx at rip %#lx", frame.error_code,
+          frame.rip);
+  }
+  the_last_fault = {frame.error_code, frame.rip,
                     the_shared_info != nullptr ? the_shared_info->vcpu_info[0].arch.cr2 : 0};
   ++faults;
   // Return from the probe: its return address is on top of its stack.
-  frame->rip = *reinterpret_cast<const uint64_t*>(frame->rsp);
-  frame->rsp += 8;
-  frame->error_code = 0;  // iret_context.flags
+  frame.rip = *reinterpret_cast<const uint64_t*>(frame.rsp);
+  frame.rsp += 8;
+  frame.error_code = 0;  // iret_context.flags
   // xpv's iret refuses the saved upcall mask in CS bits 32-39, which Xen
   // ignores (see cpu-selftest's trap dispatcher).
-  frame->cs &= 0xffff;
+  frame.cs &= 0xffff;
 }

@@ -1,59 +1,17 @@
 /*
- * The #PF entry and the probes of the writable-pagetable assist test.
+ * The probes of the writable-pagetable assist test.
  *
  * Each probe is a leaf function that makes one store, with exactly the
  * instruction a PV kernel uses on its page tables (linux-pv-guest.md 6.3).
  * A store the hypervisor emulates returns normally. A store that faults
  * to this guest ends the probe: the #PF handler resumes at the probe's
  * return address, as if it had returned, so probes must push nothing
- * before their store.
- *
- * The bounce frame on the handler's stack is, low to high, RCX, R11, the
- * error code, RIP, CS, RFLAGS, RSP, SS (linux-pv-guest.md 5.1). The
- * handler returns through the iret hypercall with the error-code slot as
- * iret_context.flags, RCX, R11 and RAX in registers (the stub pushes them).
+ * before their store. The #PF entry is the runtime's (runtime/traps.S).
  */
 
-	.set HYPERVISOR_iret, 23	/* xen.h __HYPERVISOR_iret */
-	.set HYPERCALL_STUB_SIZE, 32
+#include "runtime/asm.h"
 
 	.text
-	.globl mm_page_fault_entry
-	.type mm_page_fault_entry, @function
-mm_page_fault_entry:
-	pop %rcx
-	pop %r11
-	push %rax
-	push %rcx
-	push %rdx
-	push %rsi
-	push %rdi
-	push %r8
-	push %r9
-	push %r10
-	push %r11
-	lea 72(%rsp), %rdi		/* struct PageFaultFrame: from the error code up */
-	sub $8, %rsp			/* the bounce frame ends 16-byte aligned */
-	cld
-	call mm_page_fault
-	add $8, %rsp
-	pop %r11
-	pop %r10
-	pop %r9
-	pop %r8
-	pop %rdi
-	pop %rsi
-	pop %rdx
-	pop %rcx
-	pop %rax
-	jmp hypercall_page + HYPERVISOR_iret * HYPERCALL_STUB_SIZE
-	.size mm_page_fault_entry, . - mm_page_fault_entry
-
-	.macro PROBE name
-	.globl \name
-	.type \name, @function
-\name:
-	.endm
 
 	/* The store itself: where a #PF from the probe points. */
 	.macro SITE name

@@ -1,5 +1,5 @@
-// What the privileged-instruction tests share: the trap table and the
-// priv_try wrapper (entry.S), and each instruction the hypervisor is to
+// What the privileged-instruction tests share: the trap table (the
+// runtime's entry stubs, runtime/traps.hpp) and try_run, and each instruction the hypervisor is to
 // emulate, as inline assembly executed from guest kernel mode (CPL3).
 #pragma once
 
@@ -16,7 +16,7 @@ namespace priv_op {
 
 enum Vector : uint64_t { kInvalidOpcode = 6, kGeneralProtection = 13, kPageFault = 14 };
 
-// What ended a priv_try: nothing, or the exception the trap table caught.
+// What ended a try_run: nothing, or the exception the trap table caught.
 struct Trap {
   bool taken = false;
   uint64_t vector = 0;

@@ -1,30 +1,13 @@
+#include "runtime/traps.hpp"
 #include "priv-op-selftest/priv_op.hpp"
 #include "runtime/runtime.hpp"
-
-extern "C" {
-long priv_try(void (*body)(void*), void* arg);
-extern uint64_t priv_trap_vector, priv_trap_error_code, priv_trap_rip, priv_trap_count;
-extern const char priv_trap_entry_6[], priv_trap_entry_13[], priv_trap_entry_14[];
-
-// Where a trap outside priv_try lands (entry.S).
-[[noreturn]] void priv_unexpected_trap() {
-  xpv::guest::panic("unexpected exception %lu (error code %#lx) at rip %#lx", priv_trap_vector,
-                    priv_trap_error_code, priv_trap_rip);
-}
-}
 
 namespace priv_op {
 
 namespace {
 
-trap_info_t entry(uint8_t vector, const char* handler) {
-  trap_info_t e{};
-  e.vector = vector;
-  e.flags = 0;  // DPL 0, events left as they are
-  e.cs = FLAT_KERNEL_CS;
-  e.address = reinterpret_cast<uintptr_t>(handler);
-  return e;
-}
+// The last trap taken: inside an xpv_try, run_trapping reports it.
+Trap last_trap;
 
 uint32_t cpuid_vendor_ebx() {
   uint32_t eax = 0, ebx, ecx = 0, edx;
@@ -35,21 +18,16 @@ uint32_t cpuid_vendor_ebx() {
 }  // namespace
 
 long install_trap_table() {
-  trap_info_t table[] = {entry(kInvalidOpcode, priv_trap_entry_6),
-                         entry(kGeneralProtection, priv_trap_entry_13),
-                         entry(kPageFault, priv_trap_entry_14), trap_info_t{}};
-  return xpv::guest::hypercall(__HYPERVISOR_set_trap_table, reinterpret_cast<uintptr_t>(table));
+  // DPL 0, events left as they are.
+  trap_info_t table[] = {xpv::guest::trap_info_for(kInvalidOpcode),
+                         xpv::guest::trap_info_for(kGeneralProtection),
+                         xpv::guest::trap_info_for(kPageFault), trap_info_t{}};
+  return xpv::guest::set_trap_table(table);
 }
 
 Trap run_trapping(void (*body)(void*), void* arg) {
-  Trap trap;
-  trap.taken = priv_try(body, arg) != 0;
-  if (trap.taken) {
-    trap.vector = priv_trap_vector;
-    trap.error_code = priv_trap_error_code;
-    trap.rip = priv_trap_rip;
-  }
-  return trap;
+  if (xpv_try(body, arg) == 0) return Trap{};
+  return last_trap;
 }
 
 bool cpu_is_intel() {
@@ -61,3 +39,20 @@ bool cpu_is_amd() {
 }
 
 }  // namespace priv_op
+
+// Called by the runtime's trap entry (runtime/traps.S) for #UD, #GP and
+// #PF: records the trap and ends the xpv_try that took it, which returns
+// 1; a trap outside one is a bug in the test.
+extern "C" void xpv_trap_dispatch(xpv::guest::TrapFrame& frame) {
+  using priv_op::last_trap;
+  last_trap = {true, frame.vector, frame.error_code, frame.rip};
+  if (!xpv::guest::in_try()) {
+    xpv::guest::panic("unexpected exception %lu (error code %#lx) at rip %#lx", frame.vector,
+                      frame.error_code, frame.rip);
+  }
+  xpv::guest::resume_at_try_landing(frame, 1);
+  // CS carries the saved upcall mask in bits 32-39; iret takes the
+  // selector alone.
+  frame.cs &= 0xffff;
+  frame.error_code = 0;  // iret_context.flags
+}
