@@ -138,6 +138,7 @@ void Monitor::build_text_and_idt() {
   auto* gates = reinterpret_cast<IdtGate*>(idt.bytes.data());
   for (unsigned v = 0; v < 256; ++v)
     gates[v] = interrupt_gate(kTextVa + v * XPV_STUB_VECTOR_STRIDE, gate_dpl(v));
+  gates[vector::kPageFault] = interrupt_gate(kTextVa + XPV_STUB_PAGE_FAULT, 0);
   map(monitor_l3_mfn_, kIdtVa, idt.mfn, pte::kPresent | pte::kNx, kMonitorTable);
 }
 
@@ -298,6 +299,7 @@ Entry Monitor::classify_exit(uint64_t rip) {
   uint64_t stub = rip - XPV_STUB_OUT_LENGTH;
   if (stub < kTextVa) return {EntryKind::kUnknown, 0};
   uint64_t offset = stub - kTextVa;
+  if (offset == XPV_STUB_PAGE_FAULT_OUT) return {EntryKind::kException, vector::kPageFault, true};
   if (offset < 256 * XPV_STUB_VECTOR_STRIDE && offset % XPV_STUB_VECTOR_STRIDE == 0)
     return {EntryKind::kException, static_cast<unsigned>(offset / XPV_STUB_VECTOR_STRIDE)};
   return classify_trampoline(stub);

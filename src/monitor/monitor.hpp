@@ -19,6 +19,8 @@ enum class EntryKind { kException, kSyscall64, kSyscall32, kSysenter, kUnknown }
 struct Entry {
   EntryKind kind;
   unsigned vector;  // for kException
+  // The #PF stub: CR2 is in rax, the guest's rax pushed below the frame.
+  bool cr2_in_rax = false;
 };
 
 class Monitor {

@@ -18,6 +18,10 @@
  * user mode exchanges their GS bases. */
 #define XPV_STUB_SWAPGS_LOAD_ROOT_AND_RETURN 0x270
 #define XPV_STUB_SWAPGS_LOAD_ROOT_TOUCH_AND_RETURN 0x280
+/* #PF enters here rather than at its vector stub: CR2 travels in rax,
+ * the guest's rax on the stack below the exception frame. */
+#define XPV_STUB_PAGE_FAULT 0x290
+#define XPV_STUB_PAGE_FAULT_OUT 0x294 /* after push %rax; mov %cr2, %rax */
 /* Touching entries at once, in the middle of a hypercall: back to the
  * host, not to the guest. */
 #define XPV_STUB_TOUCH_AND_EXIT 0x250

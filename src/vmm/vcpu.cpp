@@ -316,13 +316,14 @@ void Vcpu::handle_monitor_entry() {
   switch (entry.kind) {
     case monitor::EntryKind::kException: {
       uint64_t error_code = 0;
+      uint64_t cr2 = entry.cr2_in_rax ? take_cr2_from_stub() : 0;
       if (!capture_exception_frame(entry.vector, error_code)) return;
       if (entry.vector == monitor::kKickVector) break;  // only to deliver events, on the way back
       if (entry.vector == vector::kGeneralProtection &&
           monitor::Monitor::classify_trampoline(frame_.rip).kind == monitor::EntryKind::kSyscall64)
         handle_syscall();
       else
-        handle_exception(entry.vector, error_code);
+        handle_exception(entry.vector, error_code, cr2);
       break;
     }
     case monitor::EntryKind::kSyscall64:
@@ -340,6 +341,16 @@ void Vcpu::handle_monitor_entry() {
 // Reads the frame the CPU pushed on the monitor stack. A frame anywhere
 // but the top of that stack, or one from ring 0, is a fault inside the
 // monitor itself: the domain is crashed, xpv carries on.
+// The #PF stub pushed the guest's rax and left CR2 in rax.
+uint64_t Vcpu::take_cr2_from_stub() {
+  uint64_t cr2 = regs().rax;
+  auto saved = domain_.monitor().stack_slice(id_, regs().rsp, 1);
+  if (saved.empty()) return cr2;  // capture_exception_frame reports the bad stack
+  regs().rax = saved[0];
+  regs().rsp += sizeof(uint64_t);
+  return cr2;
+}
+
 bool Vcpu::capture_exception_frame(unsigned vector, uint64_t& error_code) {
   size_t qwords = kIretFrameQwords + (vector::has_error_code(vector) ? 1 : 0);
   uint64_t expected_rsp = domain_.monitor().stack_top_va(id_) - qwords * 8;
@@ -365,7 +376,7 @@ bool Vcpu::capture_exception_frame(unsigned vector, uint64_t& error_code) {
 
 // Xen's order (xen/arch/x86/traps.c): what the hypervisor emulates for a
 // PV guest first, then delivery through the guest's trap table.
-void Vcpu::handle_exception(unsigned vec, uint64_t error_code) {
+void Vcpu::handle_exception(unsigned vec, uint64_t error_code, uint64_t cr2) {
   if (vec == vector::kGeneralProtection && hv::deliver_software_interrupt(*this, error_code))
     return;
   if (vec == vector::kGeneralProtection && hv::emulate_privileged_op(*this)) return;
@@ -377,7 +388,7 @@ void Vcpu::handle_exception(unsigned vec, uint64_t error_code) {
   }
   hv::Exception e{vec, vector::has_error_code(vec), error_code, 0};
   if (vec == vector::kPageFault) {
-    e.cr2 = fd_.get_sregs().cr2;
+    e.cr2 = cr2;
     // The U/S bit tells the guest which of its modes faulted: both run at CPL3.
     e.error_code = kernel_mode_ ? (error_code & ~4ULL) : (error_code | 4ULL);
   }

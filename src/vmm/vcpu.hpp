@@ -178,7 +178,9 @@ class Vcpu {
   void handle_exit();
   void handle_monitor_entry();
   bool capture_exception_frame(unsigned vector, uint64_t& error_code);
-  void handle_exception(unsigned vector, uint64_t error_code);
+  // `cr2` is the faulting address for a #PF (the monitor's #PF stub reads it).
+  void handle_exception(unsigned vector, uint64_t error_code, uint64_t cr2);
+  uint64_t take_cr2_from_stub();
 
   void handle_syscall();
   void return_to_guest();

@@ -68,6 +68,17 @@ TEST(MonitorClassify, CallsAnyOtherExitRipUnknown) {
   }
 }
 
+// #PF has a stub of its own that brings CR2 in rax (entry.S).
+TEST(MonitorClassify, NamesThePageFaultStubWithCr2InRax) {
+  Entry entry = Monitor::classify_exit(kTextVa + XPV_STUB_PAGE_FAULT_OUT + XPV_STUB_OUT_LENGTH);
+  expect_entry(entry, EntryKind::kException, x86::vector::kPageFault);
+  EXPECT_TRUE(entry.cr2_in_rax);
+  EXPECT_FALSE(Monitor::classify_exit(kTextVa + 14 * XPV_STUB_VECTOR_STRIDE + 2).cr2_in_rax);
+  const auto* text = reinterpret_cast<const uint8_t*>(xpv_monitor_text);
+  EXPECT_EQ(text[XPV_STUB_PAGE_FAULT_OUT], 0xe6) << "out %al, $imm8";
+  EXPECT_EQ(text[XPV_STUB_PAGE_FAULT_OUT + 1], 14);
+}
+
 TEST(MonitorClassify, NamesTrampolinesByTheirStartAddress) {
   expect_entry(Monitor::classify_trampoline(kTextVa + XPV_STUB_SYSCALL64), EntryKind::kSyscall64);
   expect_entry(Monitor::classify_trampoline(kTextVa + XPV_STUB_SYSCALL32), EntryKind::kSyscall32);
@@ -329,7 +340,8 @@ TEST_F(MonitorTest, PointsEveryIdtGateAtItsStub) {
     std::memcpy(&low, idt + 16 * v, 8);
     std::memcpy(&high, idt + 16 * v + 8, 8);
     uint64_t target = (low & 0xffff) | ((low >> 48) & 0xffff) << 16 | (high & 0xffffffff) << 32;
-    EXPECT_EQ(target, kTextVa + v * XPV_STUB_VECTOR_STRIDE);
+    uint64_t stub = v == x86::vector::kPageFault ? XPV_STUB_PAGE_FAULT : v * XPV_STUB_VECTOR_STRIDE;
+    EXPECT_EQ(target, kTextVa + stub);
     EXPECT_EQ((low >> 16) & 0xffff, kMonitorCs);
     EXPECT_EQ((low >> 32) & 7, 0u);      // no IST
     EXPECT_EQ((low >> 40) & 0xf, 0xeu);  // 64-bit interrupt gate
