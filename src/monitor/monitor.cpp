@@ -279,9 +279,10 @@ uint64_t Monitor::touch_and_return_va() {
 }
 
 uint64_t Monitor::load_root_and_return_va(bool then_touch, bool swap_gs) {
-  if (swap_gs)
+  if (swap_gs) {
     return kTextVa + (then_touch ? XPV_STUB_SWAPGS_LOAD_ROOT_TOUCH_AND_RETURN
                                  : XPV_STUB_SWAPGS_LOAD_ROOT_AND_RETURN);
+  }
   return kTextVa +
          (then_touch ? XPV_STUB_LOAD_ROOT_TOUCH_AND_RETURN : XPV_STUB_LOAD_ROOT_AND_RETURN);
 }

@@ -17,8 +17,8 @@ namespace xpv::monitor {
 enum class EntryKind { kException, kSyscall64, kSyscall32, kSysenter, kUnknown };
 
 struct Entry {
-  EntryKind kind;
-  unsigned vector;  // for kException
+  EntryKind kind = EntryKind::kUnknown;
+  unsigned vector = 0;  // for kException
   // The #PF stub: CR2 is in rax, the guest's rax pushed below the frame.
   bool cr2_in_rax = false;
 };
