@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build
-  libgtest-dev libgmock-dev libbenchmark-dev
-  libxen-dev libzydis-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+  libxen-dev libzydis-dev libcli11-dev
   zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev
   clang-format clang-tidy
   busybox-static cpio
