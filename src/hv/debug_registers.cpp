@@ -21,6 +21,14 @@ constexpr uint64_t kDr7ReservedOnes = 0x400ULL;
 constexpr uint64_t kDr7GeneralDetect = 1ULL << 13;
 constexpr uint64_t kDr7ReservedZeroes = 0xffffffff0000d800ULL;  // bits 11-12, 14-15, 32-63
 
+// DR6 and DR7 are 32-bit registers in Xen's set_debugreg: it refuses a
+// value with any of bits 32-63 set with -EINVAL, for both. KVM refuses
+// them too (KVM_SET_DEBUGREGS fails with EINVAL), so accepting one would
+// turn a guest's bad argument into an error of xpv itself.
+bool fits_32_bits(uint64_t value) {
+  return value == static_cast<uint32_t>(value);
+}
+
 // A breakpoint address must be one the guest could access: canonical and
 // outside the hypervisor hole.
 bool valid_breakpoint_address(uint64_t va) {
@@ -53,9 +61,11 @@ long do_set_debugreg(vmm::Vcpu& vcpu, const HypercallArgs& args) {
       dr[reg] = value;
       break;
     case 6:
+      if (!fits_32_bits(value)) return xen::error(XEN_EINVAL);
       dr[6] = value | kDr6ReservedOnes;
       break;
     case 7:
+      if (!fits_32_bits(value)) return xen::error(XEN_EINVAL);
       if ((value & kDr7ReservedZeroes) != 0) return xen::error(XEN_EINVAL);
       if ((value & kDr7GeneralDetect) != 0) return xen::error(XEN_EPERM);
       dr[7] = value | kDr7ReservedOnes;
