@@ -91,6 +91,9 @@ long set_periodic(vmm::Vcpu& vcpu, uint64_t arg) {
   if (!t) return xen::error(XEN_EFAULT);
   constexpr uint64_t kMinPeriodNs = 1'000'000;  // Xen refuses periods under 1 ms
   if (t->period_ns < kMinPeriodNs) return xen::error(XEN_EINVAL);
+  // ... and periods over STIME_DELTA_MAX (INT64_MAX ns), in vcpu_op's
+  // VCPUOP_set_periodic_timer (common/domain.c).
+  if (t->period_ns > static_cast<uint64_t>(INT64_MAX)) return xen::error(XEN_EINVAL);
   vcpu.domain().timers().set_periodic(vcpu.id(), t->period_ns);
   return 0;
 }

@@ -1,10 +1,31 @@
 #include "hv/vcpu_timers.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "hv/pv_clock.hpp"
 #include "vmm/domain.hpp"
 #include "vmm/vcpu.hpp"
 
 namespace xpv::hv {
+
+namespace {
+
+// The longest the timer thread sleeps before looking again. A guest may
+// set a deadline anywhere up to 2^64 ns; waiting for that long in one go
+// overflows the wait (std::chrono::nanoseconds is signed, and wait_for adds
+// it to the current time), which returned at once and left the thread
+// spinning with the lock held, starving the vCPUs (found by the
+// hypercall-fuzz guest, seed 3).
+constexpr uint64_t kLongestWaitNs = 3'600'000'000'000ULL;  // an hour
+
+// now + delta, saturating at the largest time instead of wrapping into
+// the past (which would fire the timer on every pass).
+uint64_t saturating_add(uint64_t now, uint64_t delta) {
+  return delta > UINT64_MAX - now ? UINT64_MAX : now + delta;
+}
+
+}  // namespace
 
 VcpuTimers::VcpuTimers(vmm::Domain& domain, const PvClock& clock, unsigned nr_vcpus)
     : domain_(domain), clock_(clock), timers_(nr_vcpus) {}
@@ -44,7 +65,7 @@ void VcpuTimers::set_periodic(unsigned vcpu, uint64_t period_ns) {
     std::lock_guard lock(mutex_);
     Timers& t = timers_.at(vcpu);
     t.period = period_ns;
-    t.next_periodic = clock_.system_time_ns() + period_ns;
+    t.next_periodic = saturating_add(clock_.system_time_ns(), period_ns);
   }
   changed_.notify_all();
 }
@@ -69,7 +90,7 @@ std::vector<unsigned> VcpuTimers::collect_expired(uint64_t now) {
     }
     if (t.period != 0 && t.next_periodic <= now) {
       // Missed periods are not replayed: the next one is in the future.
-      t.next_periodic = now + t.period - (now - t.next_periodic) % t.period;
+      t.next_periodic = saturating_add(now, t.period - (now - t.next_periodic) % t.period);
       fire = true;
     }
     if (fire) fired.push_back(v);
@@ -96,7 +117,9 @@ void VcpuTimers::run() {
     if (!deadline) {
       changed_.wait(lock);
     } else {
-      changed_.wait_for(lock, std::chrono::nanoseconds(*deadline - now));
+      // Nothing has expired, so the deadline is after `now`.
+      const uint64_t wait_ns = std::min(*deadline - now, kLongestWaitNs);
+      changed_.wait_for(lock, std::chrono::nanoseconds(static_cast<int64_t>(wait_ns)));
     }
   }
 }
