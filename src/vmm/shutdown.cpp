@@ -14,6 +14,7 @@ int exit_status_for(DomainEnd end) {
       return exit_status::kCrash;
     case DomainEnd::kDestroyed:
       return exit_status::kDestroyed;
+    case DomainEnd::kXpvFailure:
     case DomainEnd::kRunning:
       break;
   }
@@ -34,6 +35,8 @@ const char* describe(DomainEnd end) {
       return "crashed";
     case DomainEnd::kDestroyed:
       return "destroyed";
+    case DomainEnd::kXpvFailure:
+      return "stopped by an xpv internal error";
   }
   return "?";
 }

@@ -7,11 +7,12 @@ namespace xpv::vmm {
 
 enum class DomainEnd {
   kRunning,
-  kPoweroff,   // SHUTDOWN_poweroff
-  kReboot,     // SHUTDOWN_reboot or SHUTDOWN_soft_reset: the guest wants to start again
-  kSuspend,    // SHUTDOWN_suspend: xpv cannot save a domain yet, so it ends
-  kCrash,      // SHUTDOWN_crash, SHUTDOWN_watchdog, or crashed by xpv for a fault
-  kDestroyed,  // SIGINT/SIGTERM on the host
+  kPoweroff,    // SHUTDOWN_poweroff
+  kReboot,      // SHUTDOWN_reboot or SHUTDOWN_soft_reset: the guest wants to start again
+  kSuspend,     // SHUTDOWN_suspend: xpv cannot save a domain yet, so it ends
+  kCrash,       // SHUTDOWN_crash, SHUTDOWN_watchdog, or crashed by xpv for a fault
+  kDestroyed,   // SIGINT/SIGTERM on the host
+  kXpvFailure,  // xpv itself failed while running the domain (a bug in xpv, not the guest)
 };
 
 // Exit statuses of `xpv run` (README.md "Exit status").

@@ -282,7 +282,7 @@ void Vcpu::run() {
     }
   } catch (const std::exception& e) {
     // A host failure ends this domain, never the xpv process by surprise.
-    crash(std::string("xpv internal error: ") + e.what());
+    crash(std::string("xpv internal error: ") + e.what(), DomainEnd::kXpvFailure);
   }
 }
 
@@ -578,7 +578,7 @@ void Vcpu::note_hypercall(std::string line) {
   recent_hypercalls_.push_back(std::move(line));
 }
 
-void Vcpu::crash(const std::string& reason) {
+void Vcpu::crash(const std::string& reason, DomainEnd how) {
   CrashContext ctx;
   ctx.reason = reason;
   ctx.vcpu = id_;
@@ -607,7 +607,7 @@ void Vcpu::crash(const std::string& reason) {
     ctx.stack.clear();
   ctx.last_hypercalls.assign(recent_hypercalls_.begin(), recent_hypercalls_.end());
   std::fputs(format_crash_report(ctx).c_str(), stderr);
-  domain_.end(DomainEnd::kCrash, reason);
+  domain_.end(how, reason);
 }
 
 }  // namespace xpv::vmm

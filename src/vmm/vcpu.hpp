@@ -19,6 +19,7 @@
 #include "hv/runstate.hpp"
 #include "kvm/vcpu_fd.hpp"
 #include "mm/guest_virtual_memory.hpp"
+#include "vmm/shutdown.hpp"
 #include "xen/abi.hpp"
 
 namespace xpv::vmm {
@@ -170,7 +171,8 @@ class Vcpu {
   // Records a formatted hypercall for crash reports (last few kept).
   void note_hypercall(std::string line);
   // Crashes the domain from this vCPU with a full diagnostic report.
-  void crash(const std::string& reason);
+  // `how` is kXpvFailure when the fault is xpv's own, not the guest's.
+  void crash(const std::string& reason, DomainEnd how = DomainEnd::kCrash);
 
  private:
   void run();
