@@ -20,6 +20,7 @@
 // bench/run.sh sets `runs=` and `iterations=`; the event figures take at
 // most `events=` shots per run.
 #include "bench-common/bench.hpp"
+#include "mm-common/pte.hpp"
 #include "runtime/console.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
@@ -49,7 +50,7 @@ namespace {
 using xpv::guest::hypercall;
 using xpv::guest::panic;
 
-constexpr uint64_t kPresent = 1, kAccessed = 0x20;
+using guest_pte::kKernelRO;
 constexpr unsigned kHoleFirstSlot = 256, kHoleLastSlot = 271;  // xen-x86_64.h, the hypervisor's
 constexpr uint64_t kEventDelayNs = 1'000'000;  // far enough for the setup hypercalls
 constexpr uint64_t kUnmapped = 0x1000;         // entry.S's BENCH_UNMAPPED
@@ -91,8 +92,8 @@ void set_up_user_mode() {
   for (unsigned slot = 0; slot < 512; ++slot)
     if (slot < kHoleFirstSlot || slot > kHoleLastSlot) user_l4[slot] = kernel_l4[slot];
   uint64_t mfn = xpv::guest::mfn_of(user_l4);
-  check(hypercall(__HYPERVISOR_update_va_mapping, address_of(user_l4),
-                  (mfn << 12) | kPresent | kAccessed, UVMF_INVLPG | UVMF_LOCAL),
+  check(hypercall(__HYPERVISOR_update_va_mapping, address_of(user_l4), (mfn << 12) | kKernelRO,
+                  UVMF_INVLPG | UVMF_LOCAL),
         "update_va_mapping(user L4 read-only)");
   check(mmuext(MMUEXT_PIN_L4_TABLE, mfn), "MMUEXT_PIN_L4_TABLE");
   check(mmuext(MMUEXT_NEW_USER_BASEPTR, mfn), "MMUEXT_NEW_USER_BASEPTR");

@@ -21,6 +21,7 @@
 // `runs=` and `iterations=` (entries or stores per run) on the command
 // line; the address space is built `space_runs=` times.
 #include "bench-common/bench.hpp"
+#include "mm-common/pte.hpp"
 #include "runtime/console.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
@@ -38,12 +39,8 @@ using xpv::guest::mfn_of;
 using xpv::guest::panic;
 
 // Page-table entry bits (Intel SDM vol. 3, 4.5).
-constexpr uint64_t kPresent = 1, kWritable = 2, kUser = 4, kAccessed = 0x20, kDirty = 0x40;
-constexpr uint64_t kAddressMask = 0x000ffffffffff000ULL;
-constexpr uint64_t kKernelRO = kPresent | kAccessed;
-constexpr uint64_t kKernelRW = kPresent | kWritable | kAccessed | kDirty;
+using namespace guest_pte;
 constexpr uint64_t kUserData = kKernelRW | kUser;
-constexpr uint64_t kTable = kPresent | kWritable | kUser | kAccessed;
 
 constexpr unsigned kEntries = 512;
 constexpr unsigned kPoolPages = 16;

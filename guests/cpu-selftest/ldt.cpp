@@ -8,6 +8,7 @@
 #include "cpu-selftest/ldt.hpp"
 #include "cpu-selftest/traps.hpp"
 #include "cpu-selftest/user_mode.hpp"
+#include "mm-common/pte.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/test.hpp"
@@ -19,9 +20,8 @@ namespace {
 using namespace cpu_selftest;
 using xpv::guest::hypercall;
 
-constexpr uint64_t kPresent = 1, kWritable = 2, kAccessed = 0x20, kDirty = 0x40;
-constexpr uint64_t kKernelRW = kPresent | kWritable | kAccessed | kDirty;
-constexpr uint64_t kKernelRO = kPresent | kAccessed;
+using guest_pte::kKernelRO;
+using guest_pte::kKernelRW;
 constexpr uint64_t kNonCanonical = 0x8000000000000000;
 
 // A DPL-3 writable data segment at `base` (32 bits), limit 4 GiB.

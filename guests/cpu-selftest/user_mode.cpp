@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 
+#include "mm-common/pte.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/string.hpp"
@@ -15,9 +16,7 @@ namespace {
 using xpv::guest::hypercall;
 using xpv::guest::mfn_of;
 
-constexpr uint64_t kPresent = 1, kWritable = 2, kUser = 4, kAccessed = 0x20, kDirty = 0x40;
-constexpr uint64_t kTable = kPresent | kWritable | kUser | kAccessed;
-constexpr uint64_t kReadOnly = kPresent | kAccessed;
+using namespace guest_pte;
 constexpr uint64_t kUserFlatCs = 0xe033, kUserFlatSs = 0xe02b;  // FLAT_USER_CS64 / _SS
 constexpr unsigned kKernelImageSlot = 511;                      // L4 slot of VIRT_BASE
 
@@ -57,7 +56,7 @@ unsigned table_index(uint64_t va, unsigned level) {
 
 long make_read_only(const void* table) {
   return hypercall(__HYPERVISOR_update_va_mapping, address_of(table),
-                   (mfn_of(table) << 12) | kReadOnly, UVMF_INVLPG | UVMF_LOCAL);
+                   (mfn_of(table) << 12) | kKernelRO, UVMF_INVLPG | UVMF_LOCAL);
 }
 
 long mmuext(unsigned cmd, uint64_t mfn) {

@@ -3,6 +3,7 @@
 // and mappings through grants the domain gave itself, and the refusals
 // Xen answers to forged or invalid grants (common/grant_table.c).
 #include "grant-common/grants.hpp"
+#include "mm-common/pte.hpp"
 #include "runtime/console.hpp"
 #include "runtime/hypercall.hpp"
 #include "runtime/runtime.hpp"
@@ -21,7 +22,7 @@ using xpv::guest::hypercall;
 using xpv::guest::mfn_of;
 using namespace grants;
 
-constexpr uint64_t kPresent = 1, kWritable = 2, kAccessed = 1 << 5, kDirty = 1 << 6;
+using namespace guest_pte;
 
 // Pages of this image the tests use: data pages to grant, and pages whose
 // virtual addresses are remapped onto grant-table frames or grants.

@@ -21,5 +21,7 @@ constexpr uint64_t kAddressMask = 0x000ffffffffff000ULL;
 constexpr uint64_t kGuestKernel = 1ULL << 52;
 constexpr uint64_t kKernelRW = kPresent | kWritable | kAccessed | kDirty;
 constexpr uint64_t kKernelRO = kPresent | kAccessed;
+// An upper-level entry that lets every level below decide access.
+constexpr uint64_t kTable = kPresent | kWritable | kUser | kAccessed;
 
 }  // namespace guest_pte
