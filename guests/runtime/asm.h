@@ -3,6 +3,8 @@
  * the Xen ABI's constants from its public headers, as runtime/xen.hpp
  * pins them, the return through the iret hypercall, and function labels.
  */
+/* Assembler macros, not C: clang-format would reflow them. */
+/* clang-format off */
 #ifndef XPV_GUEST_RUNTIME_ASM_H
 #define XPV_GUEST_RUNTIME_ASM_H
 
