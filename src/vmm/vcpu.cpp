@@ -421,15 +421,14 @@ void Vcpu::return_to_guest() {
       (frame_.ss & 3) != 3)
     return crash("invalid return context: rip " + to_hex(frame_.rip) + " rsp " +
                  to_hex(frame_.rsp));
-  uint64_t frame_va = domain_.monitor().stack_top_va(id_) - kIretFrameQwords * 8;
-  auto slot = domain_.monitor().stack_slice(id_, frame_va, kIretFrameQwords);
+  regs().rsp = domain_.monitor().stack_top_va(id_);
+  auto slot = push_on_monitor_stack(kIretFrameQwords);
   slot[0] = frame_.rip;
   slot[1] = frame_.cs;
   slot[2] = sanitize_rflags(frame_.rflags);
   slot[3] = frame_.rsp;
   slot[4] = frame_.ss;
   regs().rip = monitor::Monitor::return_to_guest_va();
-  regs().rsp = frame_va;
   regs().rflags = rflags::kFixed;
   touch_written_entries();
   load_root_on_return();
@@ -438,6 +437,16 @@ void Vcpu::return_to_guest() {
 
 // The touch stub pops each entry's address, then the guest's rdi and rcx,
 // off the monitor stack below the iretq frame (monitor/entry.S).
+// Reserves `qwords` on the monitor stack below rsp, for a stub to pop on
+// its way back to the guest.
+std::span<uint64_t> Vcpu::push_on_monitor_stack(size_t qwords) {
+  uint64_t va = regs().rsp - qwords * sizeof(uint64_t);
+  auto slot = domain_.monitor().stack_slice(id_, va, qwords);
+  if (slot.empty()) throw Error("monitor stack overflow on the way back to the guest");
+  regs().rsp = va;
+  return slot;
+}
+
 void Vcpu::touch_written_entries() {
   // A vCPU given its context from another thread (the builder,
   // VCPUOP_initialise) may not run for long: the touches stay for the
@@ -446,13 +455,11 @@ void Vcpu::touch_written_entries() {
   std::vector<uint64_t> touches = domain_.take_entry_touches();
   if (touches.empty()) return;
   size_t n = touches.size();
-  uint64_t list_va = regs().rsp - (n + 2) * sizeof(uint64_t);
-  auto list = domain_.monitor().stack_slice(id_, list_va, n + 2);
+  auto list = push_on_monitor_stack(n + 2);
   std::copy(touches.begin(), touches.end(), list.begin());
   list[n] = regs().rdi;
   list[n + 1] = regs().rcx;
   regs().rcx = n;
-  regs().rsp = list_va;
   regs().rip = monitor::Monitor::touch_and_return_va();
 }
 
@@ -460,11 +467,10 @@ void Vcpu::touch_written_entries_now() {
   std::vector<uint64_t> touches = domain_.take_entry_touches();
   if (touches.empty()) return;
   const kvm_regs guest = regs();
-  uint64_t list_va = domain_.monitor().stack_top_va(id_) - touches.size() * sizeof(uint64_t);
-  auto list = domain_.monitor().stack_slice(id_, list_va, touches.size());
+  regs().rsp = domain_.monitor().stack_top_va(id_);
+  auto list = push_on_monitor_stack(touches.size());
   std::copy(touches.begin(), touches.end(), list.begin());
   regs().rcx = touches.size();
-  regs().rsp = list_va;
   regs().rip = monitor::Monitor::touch_and_exit_va();
   regs().rflags = rflags::kFixed;
   fd_.mark_regs_dirty();
@@ -488,12 +494,8 @@ void Vcpu::load_root_on_return() {
   if (!root_reload_pending_) return;
   root_reload_pending_ = false;
   bool touching = regs().rip == monitor::Monitor::touch_and_return_va();
-  uint64_t va = regs().rsp - sizeof(uint64_t);
-  auto slot = domain_.monitor().stack_slice(id_, va, 1);
-  if (slot.empty()) throw Error("monitor stack overflow on the way back to the guest");
-  slot[0] = regs().rax;
+  push_on_monitor_stack(1)[0] = regs().rax;
   regs().rax = current_root_mfn() << 12;
-  regs().rsp = va;
   regs().rip = monitor::Monitor::load_root_and_return_va(touching, gs_swap_needed());
 }
 

@@ -229,6 +229,7 @@ class Vcpu {
   void flush_tlb_if_requested();
   void change_runstate(int state);
   void publish_runstate();  // with runstate_mutex_ held
+  std::span<uint64_t> push_on_monitor_stack(size_t qwords);
   void load_root_on_return();
   bool gs_swap_needed();
   void write_gs_msrs(bool kernel_in_gs_base);
