@@ -61,7 +61,7 @@ void reload_data_segments(vmm::Vcpu& vcpu) {
   // A null FS or GS keeps the base the guest set (Xen restores fs_base and
   // the GS bases after loading the selectors).
   s.fs.base = vcpu.fs_base();
-  s.gs.base = vcpu.in_kernel_mode() ? vcpu.kernel_gs_base() : vcpu.user_gs_base();
+  s.gs.base = vcpu.gs_base_in_gs_msr();
   vcpu.kvm_vcpu().set_sregs(s);
   const vmm::Callback& failsafe = vcpu.callbacks()[CALLBACKTYPE_failsafe];
   if (failsafe.address == 0) {

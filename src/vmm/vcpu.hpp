@@ -162,6 +162,9 @@ class Vcpu {
   uint64_t fs_base() const { return fs_base_; }
   uint64_t kernel_gs_base() const { return gs_base_kernel_; }
   uint64_t user_gs_base() const { return gs_base_user_; }
+  // What GS_BASE holds now: the current mode's base, or, while a mode
+  // switch waits for its swapgs on the way back, the previous mode's.
+  uint64_t gs_base_in_gs_msr() const { return hw_gs_is_kernel_ ? gs_base_kernel_ : gs_base_user_; }
   kvm::VcpuFd& kvm_vcpu() { return fd_; }
 
   // Inside a multicall, continuations go to the batch (hv/multicall.cpp).
