@@ -82,7 +82,9 @@ class TerminationPolicy {
 
   void on_timeout() {
     if (requested() && Clock::now() >= deadline_)
-      domain_.end(vmm::DomainEnd::kDestroyed, "did not power off within 30 s of the request");
+      domain_.end(vmm::DomainEnd::kDestroyed, "did not power off within " +
+                                                  std::to_string(kShutdownGrace.count()) +
+                                                  " s of the request");
   }
 
  private:
